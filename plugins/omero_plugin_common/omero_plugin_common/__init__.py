@@ -1,0 +1,1 @@
+"""Shared foundation of the OMERO.web plugins (settings, plugin database, jobs, helpers)."""

@@ -1,0 +1,61 @@
+"""The one Celery app of the plugins: broker and results on the `state` Redis instance,
+one queue per plugin (workers run one systemd unit per queue: `celery -A
+omero_plugin_common.celery_app worker -Q <queue>`). No beat: periodic work runs from timers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery, signals
+from kombu import Queue
+
+from .config import common_settings
+from .jobs import QUEUES
+from .plugin import installed_plugins
+
+log = logging.getLogger(__name__)
+
+app = Celery("omero_plugins")
+
+
+def _config() -> dict[str, Any]:
+    # Evaluated lazily (on first use), so importing the app never needs the settings.
+    url = common_settings().state_redis_url
+    return {
+        "broker_url": url,
+        "result_backend": url,
+        "broker_connection_retry_on_startup": True,
+        "task_queues": [Queue(name) for name in QUEUES],
+        "task_default_queue": "admin",
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_expires": 86400,
+        # The job row, not the broker, is durable: ack on receipt; recovery re-sends lost jobs.
+        "task_acks_late": False,
+        "worker_prefetch_multiplier": 1,
+        "worker_hijack_root_logger": False,
+        "include": ["omero_plugin_common.tasks"]
+        + [p.jobs_module for p in installed_plugins() if p.jobs_module],
+    }
+
+
+app.add_defaults(_config)
+
+
+@signals.setup_logging.connect
+def _setup_logging(**_: Any) -> None:
+    from .logging_config import configure_logging
+
+    configure_logging()
+
+
+@signals.worker_ready.connect
+def _recover_on_start(sender: Any = None, **_: Any) -> None:
+    """Jobs this worker name was running died with its previous process: resume them."""
+    from .jobs import recover
+
+    report = recover(dead_worker=getattr(sender, "hostname", None))
+    log.info("job recovery at worker start: %s re-dispatched, %s failed",
+             report.redispatched, report.failed)

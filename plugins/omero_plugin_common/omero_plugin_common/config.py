@@ -1,0 +1,99 @@
+"""Settings of the shared platform: plugin database, state Redis, secrets, jobs, limits."""
+
+from __future__ import annotations
+
+import functools
+
+from cryptography.fernet import Fernet
+
+from .typed_settings import (
+    REQUIRED,
+    LoadedSettings,
+    Setting,
+    SettingsGroup,
+    choice_parser,
+    parse_int,
+    parse_list,
+    url_parser,
+)
+
+
+def parse_fernet_keys(raw: str) -> tuple[str, ...]:
+    keys = parse_list(raw)
+    for key in keys:
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ValueError("contains a value that is not a Fernet key "
+                             "(32 url-safe base64-encoded bytes)") from None
+    if not keys:
+        raise ValueError("needs at least one Fernet key")
+    return keys
+
+
+parse_fernet_keys.__name__ = "Fernet keys"
+
+
+SETTINGS = SettingsGroup(
+    "omero_plugin_common",
+    (
+        Setting("OMP_DATA_HOST", "omero_plugins_db_host", "Plugin database host.",
+                default="127.0.0.1", attr="db_host"),
+        Setting("OMP_DATA_PORT", "omero_plugins_db_port", "Plugin database port.",
+                default=5433, parser=parse_int, minimum=1, maximum=65535, attr="db_port"),
+        Setting("OMP_DATA_DB", "omero_plugins_db_name", "Plugin database name.",
+                default="omero_plugins", attr="db_name"),
+        Setting("OMP_DATA_USER", "omero_plugins_db_user", "Plugin database role.",
+                default="omero_plugins", attr="db_user"),
+        Setting("OMP_DATA_PASS", "omero_plugins_db_password", "Plugin database password.",
+                default=REQUIRED, secret=True, attr="db_password"),
+        Setting("OMP_DATA_POOL_MAX", "omero_plugins_db_pool_max",
+                "Connections each process keeps open to the plugin database at most.",
+                default=5, parser=parse_int, minimum=1, maximum=50, attr="db_pool_max"),
+        Setting("OMERO_PLUGINS_STATE_REDIS_URL", "omero_plugins_state_redis_url",
+                "The `state` Redis instance: Celery broker and results (redis:// URL, password "
+                "included).", default=REQUIRED, parser=url_parser("redis", "rediss"), secret=True,
+                attr="state_redis_url"),
+        Setting("OMERO_PLUGINS_SECRET_KEYS", "omero_plugins_secret_keys",
+                "Fernet keys for per-user secrets, comma-separated, newest first; older keys "
+                "still decrypt until `omero-plugins-db rotate-secrets` re-encrypts.",
+                default=REQUIRED, parser=parse_fernet_keys, secret=True, attr="secret_keys"),
+        Setting("OMERO_PLUGINS_RATELIMIT_CACHE", "omero_plugins_ratelimit_cache",
+                "Django cache alias the rate limiter uses (must be the `cache` Redis instance).",
+                default="default", attr="ratelimit_cache"),
+        Setting("OMERO_PLUGINS_MAX_JSON_BYTES", "omero_plugins_max_json_bytes",
+                "Largest JSON request body the plugins accept, in bytes.",
+                default=1048576, parser=parse_int, minimum=1024, maximum=67108864,
+                attr="max_json_bytes"),
+        Setting("OMERO_PLUGINS_LOG_LEVEL", "omero_plugins_log_level",
+                "Log level of the plugins (journald keeps the output).", default="info",
+                parser=choice_parser("debug", "info", "warning", "error"), attr="log_level"),
+        Setting("OMERO_PLUGINS_JOB_LEASE_SECONDS", "omero_plugins_job_lease_seconds",
+                "A running job whose worker has not reported for this long is taken as lost.",
+                default=120, parser=parse_int, minimum=10, maximum=3600, attr="job_lease_seconds"),
+        Setting("OMERO_PLUGINS_JOB_MAX_ATTEMPTS", "omero_plugins_job_max_attempts",
+                "Times a job is started before a lost worker fails it for good.",
+                default=3, parser=parse_int, minimum=1, maximum=10, attr="job_max_attempts"),
+        Setting("OMERO_PLUGINS_JOB_LOG_LINES", "omero_plugins_job_log_lines",
+                "Log lines kept per job (older lines are dropped).",
+                default=500, parser=parse_int, minimum=10, maximum=10000, attr="job_log_lines"),
+        Setting("OMERO_PLUGINS_JOB_QUEUED_TIMEOUT_SECONDS",
+                "omero_plugins_job_queued_timeout_seconds",
+                "A job no worker has started after this long is failed by the sweep.",
+                default=86400, parser=parse_int, minimum=60, maximum=2592000,
+                attr="job_queued_timeout_seconds"),
+        Setting("OMERO_PLUGINS_JOB_RETENTION_DAYS", "omero_plugins_job_retention_days",
+                "Finished jobs older than this are deleted by the sweep.",
+                default=30, parser=parse_int, minimum=1, maximum=3650, attr="job_retention_days"),
+    ),
+)
+
+
+@functools.cache
+def common_settings() -> LoadedSettings:
+    """The platform settings, read once per process (tests call cache_clear)."""
+    return SETTINGS.load()
+
+
+def fernet_keys() -> list[Fernet]:
+    return [Fernet(key) for key in common_settings().secret_keys]

@@ -1,0 +1,46 @@
+"""The Celery task that runs every job kind. Its hooks own the job's state changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task
+from celery.exceptions import Ignore
+
+from . import jobs
+from .celery_app import app
+
+RETRY_BACKOFF_SECONDS = (5, 30, 120)
+
+
+class JobTask(Task):
+    """before_start claims the row (a duplicate delivery is ignored); on_success and
+    on_failure record the outcome."""
+
+    def before_start(self, task_id: str, args: tuple, kwargs: dict[str, Any]) -> None:
+        if jobs.claim(kwargs["job_id"], task_id, self.request.hostname or "eager") is None:
+            raise Ignore()
+
+    def on_success(self, retval: Any, task_id: str, args: tuple, kwargs: dict[str, Any]) -> None:
+        jobs.mark_succeeded(kwargs["job_id"], retval)
+
+    def on_failure(self, exc: BaseException, task_id: str, args: tuple,
+                   kwargs: dict[str, Any], einfo: Any) -> None:
+        if isinstance(exc, jobs.JobCancelled):
+            jobs.mark_cancelled(kwargs["job_id"])
+        else:
+            jobs.mark_failed(kwargs["job_id"], f"{type(exc).__name__}: {exc}")
+
+
+@app.task(name="omero_plugins.run_job", base=JobTask, bind=True,
+          max_retries=len(RETRY_BACKOFF_SECONDS))
+def run_job(self: JobTask, job_id: str) -> Any:
+    try:
+        return jobs.run(job_id)
+    except jobs.TransientJobError as exc:
+        if self.request.retries >= self.max_retries:
+            raise  # on_failure records it
+        # Released here, not in on_retry: the retried delivery must find the row queued,
+        # and in eager mode it runs inside self.retry(), before on_retry would be called.
+        jobs.release_for_retry(job_id, str(exc))
+        raise self.retry(exc=exc, countdown=RETRY_BACKOFF_SECONDS[self.request.retries]) from exc

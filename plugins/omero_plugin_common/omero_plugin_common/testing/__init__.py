@@ -1,0 +1,1 @@
+"""Test harness of the plugins: real services, Django settings, browser, Celery worker."""

@@ -1,0 +1,338 @@
+"""The fake server's state: users, groups, objects and links, and who may do what with them."""
+
+from __future__ import annotations
+
+import itertools
+import uuid as uuid_module
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .calls import CallCounter
+from .permissions import LEVELS, allowed, level_of
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from .gateway import FakeBlitzGateway
+
+# Every privilege a full administrator holds (omero.model.AdminPrivilege enumeration).
+ALL_PRIVILEGES = frozenset({
+    "Chgrp", "Chown", "DeleteFile", "DeleteManagedRepo", "DeleteOwned", "DeleteScriptRepo",
+    "ModifyGroup", "ModifyGroupMembership", "ModifyUser", "ReadSession", "Sudo", "WriteFile",
+    "WriteManagedRepo", "WriteOwned", "WriteScriptRepo",
+})
+ANNOTATION_KINDS = frozenset({
+    "MapAnnotation", "FileAnnotation", "TagAnnotation", "CommentAnnotation",
+    "LongAnnotation", "DoubleAnnotation", "BooleanAnnotation",
+})
+# Annotations that may be shared between objects: a delete keeps them unless asked (deleteAnns).
+SHARED_ANNOTATION_KINDS = frozenset({"TagAnnotation", "FileAnnotation", "TermAnnotation"})
+CONTAINER_LINKS = {
+    ("Project", "Dataset"): "ProjectDatasetLink",
+    ("Dataset", "Image"): "DatasetImageLink",
+}
+
+
+@dataclass(eq=False)
+class Group:
+    id: int
+    name: str
+    level: str
+    description: str = ""
+
+    @property
+    def permissions(self) -> str:
+        return LEVELS[self.level]
+
+
+@dataclass(eq=False)
+class User:
+    id: int
+    name: str
+    first_name: str
+    last_name: str
+    email: str
+    groups: list[Group]
+    admin: bool = False
+    privileges: frozenset[str] = frozenset()
+    leader_of: set[int] = field(default_factory=set)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+@dataclass(eq=False)
+class Record:
+    """One owned object (Project, Dataset, Image, OriginalFile, an annotation ...)."""
+
+    kind: str
+    id: int
+    owner: User
+    group: Group
+    name: str | None = None
+    description: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    created: float = 0.0
+
+
+@dataclass(eq=False)
+class Link:
+    """A parent-child link (ProjectDatasetLink, DatasetImageLink, ImageAnnotationLink ...)."""
+
+    kind: str
+    id: int
+    parent: Record
+    child: Record
+    owner: User
+    group: Group
+
+
+@dataclass(eq=False)
+class Session:
+    uuid: str
+    user: User
+    group: Group
+    ttl_ms: int
+    closed: bool = False
+
+
+@dataclass
+class Script:
+    id: int
+    path: str
+    name: str
+    run: Callable[..., dict[str, Any]]
+    params: dict[str, Any]
+
+
+class FakeOmero:
+    """An in-memory OMERO server: build users, groups and data, then ``connect("alice")``."""
+
+    def __init__(self) -> None:
+        self.calls = CallCounter()
+        self._ids = itertools.count(1)
+        self._clock = itertools.count(1_700_000_000_000, 1000)
+        self.groups: dict[int, Group] = {}
+        self.users: dict[int, User] = {}
+        self.records: dict[int, Record] = {}
+        self.links: dict[int, Link] = {}
+        self.sessions: dict[str, Session] = {}
+        self.scripts: dict[int, Script] = {}
+        self.script_jobs: list[dict[str, Any]] = []
+        self.tables: dict[int, Any] = {}
+        self.system = self.add_group("system", permissions="private")
+        self.user_group = self.add_group("user", permissions="private")
+        self.root = self.add_user(
+            "root", groups=[self.system, self.user_group], admin=True, first_name="root",
+            last_name="root")
+        self.guest_group = self.add_group("guest", permissions="private")
+
+    # ---- building the world (test setup; these calls are not counted) ----
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def add_group(self, name: str, permissions: str = "private", description: str = "") -> Group:
+        if any(g.name == name for g in self.groups.values()):
+            raise ValueError(f"group {name!r} exists")
+        group = Group(self.next_id(), name, level_of(permissions), description)
+        self.groups[group.id] = group
+        return group
+
+    def add_user(
+        self, name: str, groups: Iterable[Group] = (), *, admin: bool = False,
+        privileges: Iterable[str] | None = None, leader_of: Iterable[Group] = (),
+        first_name: str | None = None, last_name: str = "", email: str = "",
+    ) -> User:
+        """Add a user; the first group is the default one. ``admin=True`` joins "system" with
+        every privilege unless ``privileges`` restricts them (a restricted administrator)."""
+        if any(u.name == name for u in self.users.values()):
+            raise ValueError(f"user {name!r} exists")
+        member_of = list(groups)
+        leads = list(leader_of)
+        for group in leads:
+            if group not in member_of:
+                member_of.append(group)
+        if admin and name != "root" and self.system not in member_of:
+            member_of.append(self.system)
+        if hasattr(self, "user_group") and self.user_group not in member_of:
+            member_of.append(self.user_group)
+        if admin:
+            granted = ALL_PRIVILEGES if privileges is None else frozenset(privileges)
+            unknown = granted - ALL_PRIVILEGES
+            if unknown:
+                raise ValueError(f"unknown privileges {sorted(unknown)}")
+        else:
+            granted = frozenset()
+        user = User(
+            self.next_id(), name, first_name if first_name is not None else name.capitalize(),
+            last_name, email, member_of, admin, granted, {g.id for g in leads})
+        self.users[user.id] = user
+        return user
+
+    def _add_record(self, kind: str, name: str | None, owner: User, group: Group | None,
+                    description: str | None = None, **data: Any) -> Record:
+        group = group or default_group(owner)
+        if group not in owner.groups and not owner.admin:
+            raise ValueError(f"{owner.name} is not a member of {group.name}")
+        record = Record(kind, self.next_id(), owner, group, name, description, data,
+                        created=next(self._clock))
+        self.records[record.id] = record
+        return record
+
+    def add_link(self, kind: str, parent: Record, child: Record, owner: User | None = None) -> Link:
+        link = Link(kind, self.next_id(), parent, child, owner or parent.owner, parent.group)
+        self.links[link.id] = link
+        return link
+
+    def add_project(self, name: str, owner: User, group: Group | None = None,
+                    description: str | None = None) -> Record:
+        return self._add_record("Project", name, owner, group, description)
+
+    def add_dataset(self, name: str, owner: User, group: Group | None = None,
+                    project: Record | None = None, description: str | None = None) -> Record:
+        dataset = self._add_record("Dataset", name, owner, group, description)
+        if project is not None:
+            self.add_link("ProjectDatasetLink", project, dataset, owner)
+        return dataset
+
+    def add_image(
+        self, name: str, owner: User, group: Group | None = None, dataset: Record | None = None,
+        size: tuple[int, int, int, int, int] = (64, 48, 1, 1, 1), pixel_type: str = "uint8",
+        physical_size: tuple[float | None, float | None, float | None] | None = None,
+        planes: Any = None, description: str | None = None,
+        channel_names: list[str] | None = None,
+    ) -> Record:
+        """An image with one Pixels set. ``size`` is (x, y, z, c, t); ``planes`` an optional
+        numpy array shaped (t, c, z, y, x), else planes are a deterministic ramp."""
+        from .pixels import make_pixels
+
+        image = self._add_record("Image", name, owner, group, description)
+        pixels = self._add_record("Pixels", None, owner, image.group)
+        pixels.data.update(make_pixels(size, pixel_type, physical_size, planes, channel_names))
+        pixels.data["image"] = image
+        image.data["pixels"] = pixels
+        if dataset is not None:
+            self.add_link("DatasetImageLink", dataset, image, owner)
+        return image
+
+    def add_original_file(self, name: str, owner: User, group: Group | None = None,
+                          content: bytes = b"", path: str = "/", mimetype: str | None = None
+                          ) -> Record:
+        return self._add_record("OriginalFile", name, owner, group, path=path, content=content,
+                                mimetype=mimetype)
+
+    def add_map_annotation(self, values: Iterable[tuple[str, str]], owner: User,
+                           group: Group | None = None, ns: str | None = None,
+                           parent: Record | None = None) -> Record:
+        annotation = self._add_record("MapAnnotation", None, owner, group, ns=ns,
+                                      values=[(str(k), str(v)) for k, v in values])
+        if parent is not None:
+            self.link_annotation(parent, annotation, owner)
+        return annotation
+
+    def add_file_annotation(self, file: Record, owner: User, group: Group | None = None,
+                            ns: str | None = None, parent: Record | None = None,
+                            description: str | None = None) -> Record:
+        annotation = self._add_record("FileAnnotation", None, owner, group, description,
+                                      ns=ns, file=file)
+        if parent is not None:
+            self.link_annotation(parent, annotation, owner)
+        return annotation
+
+    def add_tag(self, text: str, owner: User, group: Group | None = None, ns: str | None = None,
+                parent: Record | None = None) -> Record:
+        tag = self._add_record("TagAnnotation", None, owner, group, ns=ns, text=text)
+        if parent is not None:
+            self.link_annotation(parent, tag, owner)
+        return tag
+
+    def link_annotation(self, parent: Record, annotation: Record, owner: User | None = None
+                        ) -> Link:
+        return self.add_link(f"{parent.kind}AnnotationLink", parent, annotation, owner)
+
+    def add_script(self, path: str, run: Callable[..., dict[str, Any]],
+                   params: dict[str, Any] | None = None, name: str | None = None) -> int:
+        """Register an official script; ``run(conn, inputs)`` returns the outputs as a dict of
+        plain values or rtypes and runs as the calling user."""
+        script = Script(self.next_id(), path, name or path.rsplit("/", 1)[-1], run,
+                        params or {})
+        self.scripts[script.id] = script
+        return script.id
+
+    # ---- connections and sessions ----
+
+    def connect(self, username: str, group: str | Group | None = None) -> FakeBlitzGateway:
+        """A connected FakeBlitzGateway acting as ``username`` (no password: this is a test)."""
+        user = self.user_named(username)
+        return self.gateway_for(self.open_session(user, group))
+
+    def open_session(self, user: User, group: str | Group | None = None, ttl_ms: int = 600000
+                     ) -> Session:
+        if isinstance(group, str):
+            group = self.group_named(group)
+        group = group or default_group(user)
+        if group not in user.groups:
+            raise ValueError(f"{user.name} is not a member of {group.name}")
+        session = Session(str(uuid_module.uuid4()), user, group, ttl_ms)
+        self.sessions[session.uuid] = session
+        return session
+
+    def gateway_for(self, session: Session) -> FakeBlitzGateway:
+        from .gateway import FakeBlitzGateway
+
+        return FakeBlitzGateway(self, session)
+
+    def join_session(self, session_uuid: str) -> FakeBlitzGateway:
+        """A gateway on an existing session, as ``BlitzGateway.connect(sUuid=...)`` does."""
+        session = self.sessions.get(session_uuid)
+        if session is None or session.closed:
+            raise LookupError(f"no open session {session_uuid}")
+        return self.gateway_for(session)
+
+    # ---- lookups and rules ----
+
+    def user_named(self, name: str) -> User:
+        for user in self.users.values():
+            if user.name == name:
+                return user
+        raise LookupError(f"no user {name!r}")
+
+    def group_named(self, name: str) -> Group:
+        for group in self.groups.values():
+            if group.name == name:
+                return group
+        raise LookupError(f"no group {name!r}")
+
+    def roles(self, user: User, record: Record | Link) -> set[str]:
+        roles = set()
+        if record.owner is user:
+            roles.add("owner")
+        if user.admin:
+            roles.add("admin")
+        if record.group.id in user.leader_of:
+            roles.add("leader")
+        if record.group in user.groups:
+            roles.add("member")
+        return roles or {"outsider"}
+
+    def can(self, user: User, action: str, record: Record | Link) -> bool:
+        return allowed(action, record.group.level, self.roles(user, record))
+
+    def links_of(self, parent: Record | None = None, child: Record | None = None,
+                 kind_suffix: str = "") -> list[Link]:
+        return [
+            link for link in self.links.values()
+            if (parent is None or link.parent is parent)
+            and (child is None or link.child is child)
+            and link.kind.endswith(kind_suffix)
+        ]
+
+
+def default_group(user: User) -> Group:
+    """A user's default group: the first one that is not the internal "user" group."""
+    for group in user.groups:
+        if group.name != "user":
+            return group
+    return user.groups[0]

@@ -1,0 +1,1 @@
+"""Logs, metrics, services, storage and quotas for OMERO administrators."""

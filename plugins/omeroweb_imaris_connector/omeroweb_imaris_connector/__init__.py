@@ -1,0 +1,1 @@
+"""Exports OMERO images as Imaris .ims files in the background."""

@@ -1,0 +1,1 @@
+"""Turns image filenames into key/value metadata in OMERO."""

@@ -1,0 +1,16 @@
+"""Mounted by OMERO.web at /omeroweb_omp_plugin/ (listed in omero.web.apps)."""
+
+from django.urls import path
+
+from omero_plugin_common.views import plugin_routes
+
+from . import views
+
+urlpatterns = [
+    # GET: the plugin page (login required).
+    path("", views.index, name="omeroweb_omp_plugin_index"),
+    # GET: the help page.
+    path("help/", views.help_page, name="omeroweb_omp_plugin_help"),
+    # GET health/: anonymous, 200 {"status": "ok"} or 503.
+    *plugin_routes("omeroweb_omp_plugin"),
+]

@@ -1,0 +1,1 @@
+"""Uploads files from the browser and imports them into OMERO."""
