@@ -1,0 +1,45 @@
+"""requirements.yml pins exactly the collection versions the pinned ansible package bundles."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def bundled_versions() -> dict[str, str]:
+    out = subprocess.run(
+        ["ansible-galaxy", "collection", "list", "--format", "json"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    versions: dict[str, str] = {}
+    for path_collections in json.loads(out).values():
+        for name, info in path_collections.items():
+            versions.setdefault(name, info["version"])
+    return versions
+
+
+def test_requirements_match_bundled_collections():
+    wanted = yaml.safe_load((ROOT / "requirements.yml").read_text())["collections"]
+    bundled = bundled_versions()
+    assert wanted, "requirements.yml lists no collections"
+    for entry in wanted:
+        assert entry["name"] in bundled, f"{entry['name']} is not bundled with the pinned ansible"
+        assert entry["version"] == bundled[entry["name"]], (
+            f"{entry['name']}: requirements.yml pins {entry['version']}, ansible bundles {bundled[entry['name']]}"
+        )
+
+
+def test_roles_use_only_pinned_collections():
+    pinned = {c["name"] for c in yaml.safe_load((ROOT / "requirements.yml").read_text())["collections"]}
+    used = set()
+    for task_file in ROOT.glob("roles/*/*/*.yml"):
+        for line in task_file.read_text().splitlines():
+            stripped = line.strip().rstrip(":")
+            parts = stripped.split(".")
+            if len(parts) == 3 and not stripped.startswith(("#", "-")) and stripped.islower() and " " not in stripped:
+                used.add(".".join(parts[:2]))
+    used.discard("ansible.builtin")
+    assert used <= pinned, f"collections used but not pinned in requirements.yml: {sorted(used - pinned)}"
