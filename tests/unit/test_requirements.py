@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -11,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def bundled_versions() -> dict[str, str]:
     out = subprocess.run(
-        ["ansible-galaxy", "collection", "list", "--format", "json"],
+        [str(Path(sys.executable).parent / "ansible-galaxy"), "collection", "list", "--format", "json"],
         capture_output=True, text=True, check=True,
     ).stdout
     versions: dict[str, str] = {}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Times a fresh converge of playbooks/site.yml on a new lab host and an idempotent re-run, and
+# prints wall time, task count and changed count for each. Not run by CI. Needs root.
+#   benchmarks/converge.sh [INVENTORY]   (default: inventories/local, host oae-demo)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+inventory=${1:-inventories/local}
+export PATH=$root/.venv/bin:$PATH LANG=C.UTF-8 ANSIBLE_CONFIG=$root/ansible.cfg
+bin/setup-controller
+lab=molecule/lab/oaelab
+"$lab" down --missing-ok oae-demo
+t0=$SECONDS
+"$lab" up oae-demo=10.231.0.50 >/dev/null
+boot=$((SECONDS - t0))
+[[ -f inventories/local/group_vars/all/vault.yml ]] || { bin/demo >/dev/null; }
+
+converge() {  # prints "seconds tasks changed"
+    local start=$SECONDS log
+    log=$(mktemp)
+    ansible-playbook -i "$inventory" playbooks/site.yml > "$log"
+    local recap
+    recap=$(grep -E '^oae-demo +:' "$log" | tail -n 1)
+    local ok changed
+    ok=$(sed -E 's/.*ok=([0-9]+).*/\1/' <<<"$recap")
+    changed=$(sed -E 's/.*changed=([0-9]+).*/\1/' <<<"$recap")
+    rm -f "$log"
+    echo "$((SECONDS - start)) $ok $changed"
+}
+read -r t1 n1 c1 < <(converge)
+read -r t2 n2 c2 < <(converge)
+printf '%-22s %8s %6s %8s\n' run seconds tasks changed
+printf '%-22s %8s %6s %8s\n' "host boot" "$boot" - -
+printf '%-22s %8s %6s %8s\n' "fresh converge" "$t1" "$n1" "$c1"
+printf '%-22s %8s %6s %8s\n' "idempotent re-run" "$t2" "$n2" "$c2"
