@@ -1,6 +1,7 @@
 """requirements.yml pins exactly the collection versions the pinned ansible package bundles."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,14 +34,17 @@ def test_requirements_match_bundled_collections():
         )
 
 
+MODULE_KEY = re.compile(r"^\s*(?:- )?([a-z0-9_]+\.[a-z0-9_]+)\.[a-z0-9_]+:\s*$")
+
+
 def test_roles_use_only_pinned_collections():
     pinned = {c["name"] for c in yaml.safe_load((ROOT / "requirements.yml").read_text())["collections"]}
     used = set()
-    for task_file in ROOT.glob("roles/*/*/*.yml"):
+    for task_file in [*ROOT.glob("roles/*/tasks/*.yml"), *ROOT.glob("roles/*/handlers/*.yml"), *ROOT.glob("playbooks/*.yml")]:
         for line in task_file.read_text().splitlines():
-            stripped = line.strip().rstrip(":")
-            parts = stripped.split(".")
-            if len(parts) == 3 and not stripped.startswith(("#", "-")) and stripped.islower() and " " not in stripped:
-                used.add(".".join(parts[:2]))
+            match = MODULE_KEY.match(line)
+            if match:
+                used.add(match.group(1))
     used.discard("ansible.builtin")
+    assert used, "no collection modules found: the pattern is broken"
     assert used <= pinned, f"collections used but not pinned in requirements.yml: {sorted(used - pinned)}"
