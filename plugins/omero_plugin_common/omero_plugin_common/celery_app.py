@@ -32,6 +32,9 @@ def _config() -> dict[str, Any]:
         "result_serializer": "json",
         "accept_content": ["json"],
         "result_expires": 86400,
+        # The job row holds the outcome; results kept in the noeviction `state` Redis would
+        # only use its memory.
+        "task_ignore_result": True,
         # The job row, not the broker, is durable: ack on receipt; recovery re-sends lost jobs.
         "task_acks_late": False,
         "worker_prefetch_multiplier": 1,
@@ -54,8 +57,13 @@ def _setup_logging(**_: Any) -> None:
 @signals.worker_ready.connect
 def _recover_on_start(sender: Any = None, **_: Any) -> None:
     """Jobs this worker name was running died with its previous process: resume them."""
+    from . import db
     from .jobs import recover
 
-    report = recover(dead_worker=getattr(sender, "hostname", None))
+    try:
+        report = recover(dead_worker=getattr(sender, "hostname", None))
+    finally:
+        # Pool processes forked later must not inherit (and on exit close) these connections.
+        db.close_pool()
     log.info("job recovery at worker start: %s re-dispatched, %s failed",
              report.redispatched, report.failed)

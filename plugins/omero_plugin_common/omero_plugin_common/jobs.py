@@ -28,8 +28,6 @@ T = TypeVar("T")
 
 QUEUES = ("omp", "upload", "imaris_export", "admin")
 UNFINISHED = ("queued", "running")
-# A queued job whose message may have been lost (e.g. Redis restarted) is re-sent after this.
-REDISPATCH_AFTER_SECONDS = 60
 
 
 class JobCancelled(Exception):
@@ -38,6 +36,10 @@ class JobCancelled(Exception):
 
 class TransientJobError(Exception):
     """A failure worth retrying later (e.g. OMERO briefly unreachable)."""
+
+
+class JobSuperseded(Exception):
+    """This delivery lost the job to another (it looked lost and was resumed elsewhere)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class Job:
     attempts: int
     task_id: str | None
     dispatched_at: datetime | None
+    queued_at: datetime
     worker: str | None
     created_at: datetime
     started_at: datetime | None
@@ -138,21 +141,28 @@ def get_kind(name: str) -> JobKind:
 # -- request side ------------------------------------------------------------------------
 
 
-def submit(kind: str, owner: str, params: dict[str, Any] | None = None,
+def create(tx: db.Transaction, kind: str, owner: str, params: dict[str, Any] | None = None,
            queue: str | None = None) -> Job:
-    """Create a job row and dispatch it to Celery once the row is committed."""
+    """Insert a job in the caller's transaction; it is dispatched only if that commits."""
     spec = get_kind(kind)
     queue = queue or spec.queue
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}")
+    row = tx.fetchone(
+        "INSERT INTO plugin_jobs (id, plugin, kind, queue, owner, params)"
+        " VALUES (%s, %s, %s, %s, %s, %s) RETURNING *",
+        (str(uuid.uuid4()), spec.plugin, kind, queue, owner, json.dumps(params or {})),
+    )
+    job = Job.from_row(row)
+    tx.on_commit(lambda: dispatch(job.id, queue))
+    return job
+
+
+def submit(kind: str, owner: str, params: dict[str, Any] | None = None,
+           queue: str | None = None) -> Job:
+    """Create a job in its own transaction and dispatch it after the commit."""
     with db.transaction() as tx:
-        row = tx.fetchone(
-            "INSERT INTO plugin_jobs (id, plugin, kind, queue, owner, params)"
-            " VALUES (%s, %s, %s, %s, %s, %s) RETURNING *",
-            (str(uuid.uuid4()), spec.plugin, kind, queue, owner, json.dumps(params or {})),
-        )
-        job = Job.from_row(row)
-        tx.on_commit(lambda: dispatch(job.id, queue))
+        job = create(tx, kind, owner, params, queue)
     return get(job.id) or job
 
 
@@ -219,34 +229,40 @@ def claim(job_id: str, task_id: str, worker: str) -> Job | None:
     return Job.from_row(row) if row else None
 
 
-def _finish(job_id: str, state: str, result: Any = None, error: str | None = None) -> None:
+# Every change a delivery makes is conditional on it still holding the claim (task_id), so a
+# delivery that was presumed lost and superseded can never overwrite its successor's state.
+
+
+def _finish(job_id: str, task_id: str, state: str, result: Any = None,
+            error: str | None = None) -> None:
     with db.transaction() as tx:
         tx.execute(
             "UPDATE plugin_jobs SET state = %s, result = %s, error = %s, finished_at = now(),"
-            " heartbeat_at = NULL WHERE id = %s AND state = 'running'",
-            (state, json.dumps(result), error, job_id),
+            " heartbeat_at = NULL WHERE id = %s AND state = 'running' AND task_id = %s",
+            (state, json.dumps(result), error, job_id, task_id),
         )
 
 
-def mark_succeeded(job_id: str, result: Any) -> None:
-    _finish(job_id, "succeeded", result=result)
+def mark_succeeded(job_id: str, task_id: str, result: Any) -> None:
+    _finish(job_id, task_id, "succeeded", result=result)
 
 
-def mark_failed(job_id: str, error: str) -> None:
-    _finish(job_id, "failed", error=error)
+def mark_failed(job_id: str, task_id: str, error: str) -> None:
+    _finish(job_id, task_id, "failed", error=error)
 
 
-def mark_cancelled(job_id: str) -> None:
-    _finish(job_id, "cancelled", error="cancelled by request")
+def mark_cancelled(job_id: str, task_id: str) -> None:
+    _finish(job_id, task_id, "cancelled", error="cancelled by request")
 
 
-def release_for_retry(job_id: str, reason: str) -> None:
+def release_for_retry(job_id: str, task_id: str, reason: str) -> None:
     """running → queued before a Celery retry, so the retried delivery can claim it."""
     with db.transaction() as tx:
         tx.execute(
             "UPDATE plugin_jobs SET state = 'queued', heartbeat_at = NULL, dispatched_at = now(),"
-            " log = " + _APPEND_LOG + " WHERE id = %s AND state = 'running'",
-            (f"retrying: {reason}", common_settings().job_log_lines, job_id),
+            " queued_at = now(), log = " + _APPEND_LOG +
+            " WHERE id = %s AND state = 'running' AND task_id = %s",
+            (f"retrying: {reason}", common_settings().job_log_lines, job_id, task_id),
         )
 
 
@@ -275,11 +291,14 @@ class JobContext:
                 "UPDATE plugin_jobs SET progress_done = %s,"
                 " progress_total = coalesce(%s, progress_total), heartbeat_at = now(),"
                 " log = CASE WHEN %s::text IS NULL THEN log ELSE " + _APPEND_LOG + " END"
-                " WHERE id = %s RETURNING cancel_requested",
+                " WHERE id = %s AND state = 'running' AND task_id = %s"
+                " RETURNING cancel_requested",
                 (done, total, message, message, common_settings().job_log_lines,
-                 str(self.job.id)),
+                 str(self.job.id), self.job.task_id),
             )
-        if row and row["cancel_requested"]:
+        if row is None:
+            raise JobSuperseded(f"job {self.job.id} is no longer held by this delivery")
+        if row["cancel_requested"]:
             raise JobCancelled()
 
     def log(self, message: str) -> None:
@@ -297,8 +316,16 @@ class JobContext:
         such actions must check before they write.
         """
         with db.transaction() as tx:
-            # The row lock serialises two deliveries that might race on the same step.
-            tx.execute("SELECT 1 FROM plugin_jobs WHERE id = %s FOR UPDATE", (str(self.job.id),))
+            # Serialises two deliveries racing on one step, without locking the job row
+            # (the heartbeat and progress updates must go on during a long step).
+            tx.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                       (f"{self.job.id}/{key}",))
+            held = tx.fetchone(
+                "SELECT 1 FROM plugin_jobs WHERE id = %s AND state = 'running' AND task_id = %s",
+                (str(self.job.id), self.job.task_id),
+            )
+            if held is None:
+                raise JobSuperseded(f"job {self.job.id} is no longer held by this delivery")
             done = tx.fetchone(
                 "SELECT result FROM plugin_job_steps WHERE job_id = %s AND step = %s",
                 (str(self.job.id), key),
@@ -314,7 +341,7 @@ class JobContext:
 
 
 @contextmanager
-def heartbeat(job_id: str) -> Iterator[None]:
+def heartbeat(job_id: str, task_id: str) -> Iterator[None]:
     """Touch the job's heartbeat while its body runs, so long steps do not look lost."""
     stop = threading.Event()
     interval = max(1.0, common_settings().job_lease_seconds / 4)
@@ -325,8 +352,8 @@ def heartbeat(job_id: str) -> Iterator[None]:
                 with db.transaction() as tx:
                     tx.execute(
                         "UPDATE plugin_jobs SET heartbeat_at = now()"
-                        " WHERE id = %s AND state = 'running'",
-                        (job_id,),
+                        " WHERE id = %s AND state = 'running' AND task_id = %s",
+                        (job_id, task_id),
                     )
             except Exception:  # a missed beat is harmless; the next one may succeed
                 log.exception("heartbeat of job %s failed", job_id)
@@ -340,12 +367,12 @@ def heartbeat(job_id: str) -> Iterator[None]:
         thread.join()
 
 
-def run(job_id: str) -> Any:
-    """The body of the Celery task: run the claimed job's kind."""
+def run(job_id: str, task_id: str) -> Any:
+    """The body of the Celery task: run the job's kind, as the delivery holding the claim."""
     job = get(job_id)
-    if job is None or job.state != "running":
-        raise RuntimeError(f"job {job_id} is not running")
-    with heartbeat(str(job.id)):
+    if job is None or job.state != "running" or job.task_id != task_id:
+        raise JobSuperseded(f"job {job_id} is not held by this delivery")
+    with heartbeat(str(job.id), task_id):
         return get_kind(job.kind).run(JobContext(job))
 
 
@@ -392,14 +419,14 @@ def recover(dead_worker: str | None = None) -> RecoveryReport:
             else:
                 tx.execute(
                     "UPDATE plugin_jobs SET state = 'queued', heartbeat_at = NULL,"
-                    " log = " + _APPEND_LOG + " WHERE id = %s",
+                    " queued_at = now(), log = " + _APPEND_LOG + " WHERE id = %s",
                     (f"worker {row['worker']} lost; resuming", s.job_log_lines, row["id"]),
                 )
                 to_dispatch.append((str(row["id"]), row["queue"]))
         tx.execute(
             "UPDATE plugin_jobs SET state = 'failed', finished_at = now(),"
             " error = 'no worker started this job in time; is the ' || queue || ' worker running?'"
-            " WHERE state = 'queued' AND created_at < now() - make_interval(secs => %s)",
+            " WHERE state = 'queued' AND queued_at < now() - make_interval(secs => %s)",
             (s.job_queued_timeout_seconds,),
         )
         report.failed += tx.cursor.rowcount
@@ -407,7 +434,7 @@ def recover(dead_worker: str | None = None) -> RecoveryReport:
             "SELECT id, queue FROM plugin_jobs WHERE state = 'queued' AND NOT cancel_requested"
             " AND (dispatched_at IS NULL OR dispatched_at < now() - make_interval(secs => %s))"
             " FOR UPDATE SKIP LOCKED",
-            (REDISPATCH_AFTER_SECONDS,),
+            (s.job_redispatch_seconds,),
         )
         to_dispatch += [(str(r["id"]), r["queue"]) for r in stale]
     for job_id, queue in to_dispatch:

@@ -1,9 +1,11 @@
-"""`omero-plugins-jobs`: the job sweep a systemd timer runs, and a manual recovery."""
+"""`omero-plugins-jobs`: the job sweep a systemd timer runs, a manual recovery, and a
+self-test that runs a real job through a queue's worker (a smoke test after a deploy)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from .logging_config import configure_logging
 from .plugin import installed_plugins
@@ -16,7 +18,15 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("sweep", help="recover lost jobs and delete finished ones past retention")
     recover = sub.add_parser("recover", help="re-dispatch or fail jobs of a dead worker")
     recover.add_argument("--worker", help="celery node name known to be dead (e.g. omp@host)")
+    selftest = sub.add_parser("selftest",
+                              help="run the self-test job through a queue's worker and wait")
+    selftest.add_argument("--queue", required=True, help="omp, upload, imaris_export or admin")
+    selftest.add_argument("--steps", type=int, default=3)
+    selftest.add_argument("--timeout", type=float, default=60,
+                          help="seconds to wait for the result")
     args = parser.parse_args(argv)
+    if args.command == "selftest":
+        return run_selftest(args.queue, args.steps, args.timeout)
     try:
         configure_logging()
         from . import jobs
@@ -31,6 +41,32 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{report.redispatched} re-dispatched, {report.failed} failed, "
           f"{report.deleted} deleted")
     return 0
+
+
+def run_selftest(queue: str, steps: int, timeout: float) -> int:
+    """Submit the self-test job on `queue`, wait for a worker to finish it, print the outcome."""
+    try:
+        configure_logging()
+        from . import jobs, selftest  # noqa: F401  (registers the selftest kind)
+
+        if queue not in jobs.QUEUES:
+            queues = ", ".join(sorted(jobs.QUEUES))
+            print(f"unknown queue {queue!r}; one of {queues}", file=sys.stderr)
+            return 2
+        job = jobs.submit("selftest", "root", {"steps": steps}, queue=queue)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            current = jobs.get(job.id)
+            if current is not None and current.finished:
+                print(f"job {job.id} on queue {queue}: {current.state}")
+                return 0 if current.state == "succeeded" else 1
+            time.sleep(0.5)
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"job {job.id} on queue {queue}: no worker finished it within {timeout:.0f} s",
+          file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

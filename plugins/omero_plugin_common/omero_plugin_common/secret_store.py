@@ -42,7 +42,8 @@ def get(plugin: str, username: str, name: str) -> str | None:
     except InvalidToken:
         raise SecretUnreadable(
             f"secret {name!r} of {username} was encrypted with a key no longer in "
-            "OMERO_PLUGINS_SECRET_KEYS (Ansible variable omero_plugins_secret_keys)"
+            "OMERO_PLUGINS_SECRET_KEYS (Ansible variable "
+            "omero_web_plugins_settings.OMERO_PLUGINS_SECRET_KEYS)"
         ) from None
 
 

@@ -22,25 +22,27 @@ class JobTask(Task):
             raise Ignore()
 
     def on_success(self, retval: Any, task_id: str, args: tuple, kwargs: dict[str, Any]) -> None:
-        jobs.mark_succeeded(kwargs["job_id"], retval)
+        jobs.mark_succeeded(kwargs["job_id"], task_id, retval)
 
     def on_failure(self, exc: BaseException, task_id: str, args: tuple,
                    kwargs: dict[str, Any], einfo: Any) -> None:
+        if isinstance(exc, jobs.JobSuperseded):
+            return  # the delivery that took over owns the job now
         if isinstance(exc, jobs.JobCancelled):
-            jobs.mark_cancelled(kwargs["job_id"])
+            jobs.mark_cancelled(kwargs["job_id"], task_id)
         else:
-            jobs.mark_failed(kwargs["job_id"], f"{type(exc).__name__}: {exc}")
+            jobs.mark_failed(kwargs["job_id"], task_id, f"{type(exc).__name__}: {exc}")
 
 
 @app.task(name="omero_plugins.run_job", base=JobTask, bind=True,
           max_retries=len(RETRY_BACKOFF_SECONDS))
 def run_job(self: JobTask, job_id: str) -> Any:
     try:
-        return jobs.run(job_id)
+        return jobs.run(job_id, self.request.id)
     except jobs.TransientJobError as exc:
         if self.request.retries >= self.max_retries:
             raise  # on_failure records it
         # Released here, not in on_retry: the retried delivery must find the row queued,
         # and in eager mode it runs inside self.retry(), before on_retry would be called.
-        jobs.release_for_retry(job_id, str(exc))
+        jobs.release_for_retry(job_id, self.request.id, str(exc))
         raise self.retry(exc=exc, countdown=RETRY_BACKOFF_SECONDS[self.request.retries]) from exc

@@ -12,10 +12,10 @@ from omero_plugin_common import jobs
 
 @pytest.mark.browser
 @pytest.mark.worker
-def test_selftest_page_shows_live_job_progress(live_server, browser, omero, login_as,
+def test_selftest_page_shows_live_job_progress(live_server, browser, fake_omero, login_as,
                                                celery_worker_factory):
     celery_worker_factory("upload", "upload@browser")
-    login_as(omero.connect("root"))
+    login_as(fake_omero.connect("root"))
     browser.get(f"{live_server.url}/omero_plugin_common/")
     Select(browser.find_element(By.NAME, "queue")).select_by_visible_text("upload")
     steps = browser.find_element(By.NAME, "steps")
@@ -46,12 +46,12 @@ def test_selftest_page_shows_live_job_progress(live_server, browser, omero, logi
 
 
 @pytest.mark.browser
-def test_start_error_is_shown_to_the_user(live_server, browser, omero, login_as):
-    lab = omero.add_group("lab")
-    omero.add_user("alice", [lab], admin=False)
-    login_as(omero.connect("root"))
+def test_start_error_is_shown_to_the_user(live_server, browser, fake_omero, login_as):
+    lab = fake_omero.add_group("lab")
+    fake_omero.add_user("alice", [lab], admin=False)
+    login_as(fake_omero.connect("root"))
     browser.get(f"{live_server.url}/omero_plugin_common/")
-    login_as(omero.connect("alice"))  # privileges drop after the page loaded
+    login_as(fake_omero.connect("alice"))  # privileges drop after the page loaded
     browser.find_element(By.ID, "selftest-run").click()
     WebDriverWait(browser, 10).until(ec.text_to_be_present_in_element(
         (By.ID, "selftest-job"), "administrators only"))

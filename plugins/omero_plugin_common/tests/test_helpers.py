@@ -59,13 +59,13 @@ def test_pagination():
             page_from_request(rf.get("/x", bad))
 
 
-def test_omero_helpers_on_the_test_double(omero):
-    lab = omero.add_group("lab", "read-annotate")
-    private = omero.add_group("private-lab", "private")
-    alice = omero.add_user("alice", [lab, private])
-    omero.add_user("bob", [lab])
-    project = omero.add_project("P1", alice, lab)
-    alice_conn, bob_conn = omero.connect("alice"), omero.connect("bob")
+def test_omero_helpers_on_the_test_double(fake_omero):
+    lab = fake_omero.add_group("lab", "read-annotate")
+    private = fake_omero.add_group("private-lab", "private")
+    alice = fake_omero.add_user("alice", [lab, private])
+    fake_omero.add_user("bob", [lab])
+    project = fake_omero.add_project("P1", alice, lab)
+    alice_conn, bob_conn = fake_omero.connect("alice"), fake_omero.connect("bob")
     mine = alice_conn.getObject("Project", project.id)
     theirs = bob_conn.getObject("Project", project.id)
     assert oh.get_id(mine) == project.id

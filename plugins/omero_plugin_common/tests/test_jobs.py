@@ -1,5 +1,8 @@
 """Jobs: eager runs for the logic, a real celery worker for delivery, crashes and recovery."""
 
+import os
+import signal
+import subprocess
 import time
 from datetime import UTC
 
@@ -40,7 +43,7 @@ def effects(job_id) -> dict[int, int]:
     return {r["step"]: r["n"] for r in rows}
 
 
-def wait_for(predicate, timeout=30.0, what="condition"):
+def wait_for(predicate, timeout=60.0, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -137,7 +140,7 @@ def test_eta_extrapolates_from_progress():
     job = jobs.Job(id=None, plugin="p", kind="k", queue="admin", owner="a", state="running",
                    params={}, progress_done=25, progress_total=100, log=[], result=None,
                    error=None, cancel_requested=False, attempts=1, task_id=None,
-                   dispatched_at=None, worker=None, created_at=now,
+                   dispatched_at=None, queued_at=now, worker=None, created_at=now,
                    started_at=now - timedelta(seconds=10), heartbeat_at=now, finished_at=None)
     assert job.eta_seconds(now) == 30.0
 
@@ -152,9 +155,12 @@ def test_sweep_recovers_lost_fails_stuck_and_deletes_old(plugin_services, monkey
     stuck = jobs.submit("selftest", "alice", {"steps": 1}, queue="upload")
     old = jobs.submit("selftest", "alice", {"steps": 1}, queue="upload")
     with db.transaction() as tx:
+        # Started days ago, lost now: resumed, not mistaken for a job no worker took.
         tx.execute("UPDATE plugin_jobs SET state='running', attempts=1, worker='upload@gone',"
-                   " heartbeat_at = now() - interval '1 hour' WHERE id = %s", (str(lost.id),))
-        tx.execute("UPDATE plugin_jobs SET created_at = now() - interval '3 days'"
+                   " heartbeat_at = now() - interval '1 hour', created_at = now() - interval"
+                   " '3 days', queued_at = now() - interval '3 days' WHERE id = %s",
+                   (str(lost.id),))
+        tx.execute("UPDATE plugin_jobs SET queued_at = now() - interval '3 days'"
                    " WHERE id = %s", (str(stuck.id),))
         tx.execute("UPDATE plugin_jobs SET state='succeeded', finished_at = now() - interval"
                    " '400 days' WHERE id = %s", (str(old.id),))
@@ -172,6 +178,25 @@ def test_sweep_recovers_lost_fails_stuck_and_deletes_old(plugin_services, monkey
     assert jobs.get(old.id) is None
 
 
+def test_queued_job_whose_message_was_lost_is_sent_again(plugin_services, monkeypatch):
+    """E.g. the state Redis restarted without persistence: the row still says queued."""
+    monkeypatch.setattr(jobs, "dispatch", lambda job_id, queue: None)  # the message is lost
+    job = jobs.submit("selftest", "alice", {"steps": 2}, queue="omp")
+    monkeypatch.undo()
+    with db.transaction() as tx:
+        tx.execute("UPDATE plugin_jobs SET dispatched_at = now() - interval '5 minutes'"
+                   " WHERE id = %s", (str(job.id),))
+    from omero_plugin_common.celery_app import app
+
+    app.conf.task_always_eager = True
+    try:
+        report = jobs.recover()
+    finally:
+        app.conf.task_always_eager = False
+    assert report.redispatched >= 1
+    assert jobs.get(job.id).state == "succeeded"
+
+
 # -- real worker ------------------------------------------------------------------------------
 
 
@@ -183,6 +208,18 @@ def test_real_worker_runs_selftest_on_its_queue(celery_worker_factory):
     assert done.state == "succeeded", done.error
     assert done.worker == "admin@test-run"
     assert effects(job.id) == {n: 1 for n in range(1, 5)}
+
+
+@pytest.mark.worker
+def test_selftest_command_runs_a_job_through_the_queue_worker(celery_worker_factory, capsys):
+    from omero_plugin_common import jobs_cli
+
+    assert jobs_cli.main(["selftest", "--queue", "upload", "--steps", "2", "--timeout", "5"]) == 1
+    assert "no worker finished it" in capsys.readouterr().err
+    celery_worker_factory("upload", "upload@test-cli")
+    assert jobs_cli.main(["selftest", "--queue", "upload", "--steps", "2", "--timeout", "60"]) == 0
+    assert "on queue upload: succeeded" in capsys.readouterr().out
+    assert jobs_cli.main(["selftest", "--queue", "nosuch"]) == 2
 
 
 @pytest.mark.worker
@@ -226,3 +263,81 @@ def test_running_job_is_cancelled_at_its_next_progress(celery_worker_factory):
     done = wait_for(lambda: (j := jobs.get(job.id)).finished and j, what="cancel")
     assert done.state == "cancelled"
     assert done.progress_done < 50
+
+
+@pytest.mark.worker
+def test_pool_process_killed_is_resumed_once_its_lease_expires(celery_worker_factory):
+    """E.g. the OOM killer takes the pool process; the worker's main process lives on."""
+    worker = celery_worker_factory("admin", "admin@test-oom")
+    job = jobs.submit("selftest", "alice", {"steps": 30, "delay": 0.1})
+    wait_for(lambda: jobs.get(job.id).progress_done >= 3, what="progress 3")
+    children = subprocess.run(["pgrep", "-P", str(worker.proc.pid)], capture_output=True,
+                              text=True, check=True).stdout.split()
+    assert len(children) == 1
+    os.kill(int(children[0]), signal.SIGKILL)
+    # The sweep (a systemd timer in production) finds the job once its heartbeat is too old.
+    def recovered():
+        jobs.recover()
+        job_now = jobs.get(job.id)
+        return job_now.state == "queued" or job_now.attempts == 2
+
+    wait_for(recovered, what="lease to expire")
+    done = wait_for(lambda: (j := jobs.get(job.id)).finished and j, what="job to finish")
+    assert done.state == "succeeded", done.error
+    assert done.attempts == 2
+    assert effects(job.id) == {n: 1 for n in range(1, 31)}
+
+
+@pytest.mark.worker
+def test_redis_restart_loses_no_job(plugin_services, celery_worker_factory, monkeypatch):
+    """The state Redis keeps no data across a restart; the job row brings the job back."""
+    import redis
+
+    broker = redis.Redis.from_url(plugin_services.env["OMERO_PLUGINS_STATE_REDIS_URL"])
+    job = jobs.submit("selftest", "alice", {"steps": 3}, queue="imaris_export")  # no worker yet
+    assert broker.llen("imaris_export") == 1
+    plugin_services.redis.restart()
+    assert broker.llen("imaris_export") == 0  # the message is gone
+    monkeypatch.setenv("OMERO_PLUGINS_JOB_REDISPATCH_SECONDS", "5")  # read by the worker
+    wait_for(lambda: (time.time() - jobs.get(job.id).dispatched_at.timestamp()) > 5,
+             what="re-dispatch age")
+    celery_worker_factory("imaris_export", "imaris_export@test-redis")
+    done = wait_for(lambda: (j := jobs.get(job.id)).finished and j, what="job to finish")
+    assert done.state == "succeeded", done.error
+    assert effects(job.id) == {1: 1, 2: 1, 3: 1}
+
+
+def test_job_created_in_a_rolled_back_transaction_never_exists_nor_runs(celery_eager,
+                                                                        monkeypatch):
+    sent = []
+    monkeypatch.setattr(jobs, "dispatch", lambda job_id, queue: sent.append(job_id))
+    with pytest.raises(RuntimeError), db.transaction() as tx:
+        job = jobs.create(tx, "selftest", "alice", {"steps": 1})
+        raise RuntimeError("the plugin's own write failed")
+    assert jobs.get(job.id) is None
+    assert sent == []
+    with db.transaction() as tx:
+        job = jobs.create(tx, "selftest", "alice", {"steps": 1})
+        assert sent == []  # not before the commit
+    assert sent == [job.id]
+
+
+def test_a_superseded_delivery_can_neither_progress_nor_finish_the_job(plugin_services,
+                                                                       monkeypatch):
+    """A worker cut off from the database looked lost; the job was resumed elsewhere."""
+    monkeypatch.setattr(jobs, "dispatch", lambda job_id, queue: None)
+    job = jobs.submit("selftest", "alice", {"steps": 3}, queue="omp")
+    first = JobContext(jobs.claim(str(job.id), "task-a", "omp@one"))
+    with db.transaction() as tx:  # what recovery does once the lease expired
+        tx.execute("UPDATE plugin_jobs SET state = 'queued' WHERE id = %s", (str(job.id),))
+    second = JobContext(jobs.claim(str(job.id), "task-b", "omp@two"))
+    with pytest.raises(jobs.JobSuperseded):
+        first.progress(1, 3)
+    with pytest.raises(jobs.JobSuperseded):
+        first.step("count-1", lambda tx: _record_effect(tx, job.id, 1))
+    jobs.mark_succeeded(str(job.id), "task-a", {"stale": True})
+    second.progress(1, 3)
+    assert (jobs.get(job.id).state, jobs.get(job.id).worker) == ("running", "omp@two")
+    jobs.mark_succeeded(str(job.id), "task-b", {"counted": 3})
+    assert jobs.get(job.id).result == {"counted": 3}
+    assert effects(job.id) == {}

@@ -31,16 +31,20 @@ def test_migrate_twice_changes_nothing(scratch_db):
     conn.close()
 
 
-def test_upgrade_from_first_schema_version_keeps_data(scratch_db):
+COMMON_VERSIONS = len(discover(get_plugin("omero_plugin_common")))
+
+
+@pytest.mark.parametrize("start", range(1, COMMON_VERSIONS))
+def test_upgrade_from_an_earlier_schema_version_keeps_data(scratch_db, start):
     common = get_plugin("omero_plugin_common")
     conn = psycopg2.connect(scratch_db)
-    applied = migrate(conn, plugins=[common], targets={"omero_plugin_common": 1})
-    assert [m.version for m in applied] == [1]
+    applied = migrate(conn, plugins=[common], targets={"omero_plugin_common": start})
+    assert [m.version for m in applied] == list(range(1, start + 1))
     with conn, conn.cursor() as cur:
         cur.execute("INSERT INTO plugin_jobs (id, plugin, kind, queue, owner) VALUES"
                     " ('00000000-0000-0000-0000-000000000001', 'p', 'k', 'admin', 'alice')")
     pending = [st.migration.version for st in status(conn, [common]) if not st.applied]
-    assert pending == list(range(2, len(discover(common)) + 1))
+    assert pending == list(range(start + 1, COMMON_VERSIONS + 1))
     migrate(conn)
     assert all(st.applied for st in status(conn))
     with conn, conn.cursor() as cur:
@@ -98,3 +102,19 @@ def test_console_script_migrate_and_status(plugin_services, capsys):
     assert "0 migration(s) applied" in capsys.readouterr().out
     assert main(["status"]) == 0
     assert "pending" not in capsys.readouterr().out
+
+
+def test_concurrent_deploys_apply_each_migration_once(scratch_db):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(_):
+        conn = psycopg2.connect(scratch_db)
+        try:
+            return len(migrate(conn))
+        finally:
+            conn.close()
+
+    with ThreadPoolExecutor(4) as pool:
+        counts = list(pool.map(run, range(4)))
+    total = sum(len(discover(p)) for p in installed_plugins())
+    assert sorted(counts) == [0, 0, 0, total]

@@ -31,9 +31,9 @@ def test_counter_lives_in_redis_not_in_this_process():
     assert caches["default"].__class__.__name__ == "RedisCache"
 
 
-def test_decorated_view_answers_429_with_retry_after(omero):
-    omero.add_user("alice", [omero.add_group("lab")])
-    conn = omero.connect("alice")
+def test_decorated_view_answers_429_with_retry_after(fake_omero):
+    fake_omero.add_user("alice", [fake_omero.add_group("lab")])
+    conn = fake_omero.connect("alice")
     limit = RateLimit(f"t-{uuid.uuid4()}", limit=1, window_seconds=60)
     view = rate_limited(limit)(lambda request, conn=None: JsonResponse({"ok": True}))
     request = RequestFactory().post("/x")
@@ -51,7 +51,7 @@ def test_a_cache_that_cannot_limit_is_a_startup_error(backend):
         errors = checks.check_ratelimit_cache()
         assert [e.id for e in errors] == ["omero_plugin_common.E002"]
         assert backend in errors[0].msg
-        with pytest.raises(ImproperlyConfigured, match="omero.web.caches"):
+        with pytest.raises(ImproperlyConfigured, match=r"omero\.web\.caches"):
             checks.enforce()
 
 
@@ -67,5 +67,5 @@ def test_invalid_settings_are_a_startup_error(monkeypatch):
     errors = checks.check_plugin_settings()
     assert [e.id for e in errors] == ["omero_plugin_common.E001"]
     assert "OMP_DATA_POOL_MAX is invalid: 500 is above the maximum 50; set the Ansible " \
-           "variable omero_plugins_db_pool_max" in errors[0].msg
+           "variable omero_web_plugins_settings.OMP_DATA_POOL_MAX" in errors[0].msg
     common_settings.cache_clear()

@@ -47,7 +47,8 @@ def test_key_rotation(keys):
     keys(new)  # old key retired after rotation
     assert secret_store.get("p", "alice", "rotated") == "v1"
     keys(old)
-    with pytest.raises(secret_store.SecretUnreadable, match="omero_plugins_secret_keys"):
+    unreadable = r"omero_web_plugins_settings\.OMERO_PLUGINS_SECRET_KEYS"
+    with pytest.raises(secret_store.SecretUnreadable, match=unreadable):
         secret_store.get("p", "alice", "rotated")
     secret_store.delete("p", "alice")
 

@@ -69,7 +69,7 @@ def test_every_problem_is_reported_at_once_and_secrets_never_leak():
                        "OMP_DATA_PORT": "70000"})
     message = str(err.value)
     assert "OMP_DATA_PASS is required but not set; set the Ansible variable "\
-           "omero_plugins_db_password" in message
+           "omero_web_plugins_settings.OMP_DATA_PASS" in message
     assert "OMERO_PLUGINS_STATE_REDIS_URL is required" in message
     assert "OMP_DATA_PORT is invalid: 70000 is above the maximum 65535" in message
     assert "OMERO_PLUGINS_SECRET_KEYS" in message

@@ -120,3 +120,11 @@ def test_selftest_page_renders_config_as_json(client, world, login_as):
     assert page.status_code == 200
     assert b'<script id="page-config" type="application/json">' in page.content
     assert b'"startUrl": "/omero_plugin_common/selftest/"' in page.content
+
+
+def test_posts_need_the_csrf_token(world, login_as):
+    login_as(world.connect("alice"))
+    job = jobs.submit("selftest", "alice", {"steps": 1}, queue="omp")
+    strict = Client(enforce_csrf_checks=True)
+    assert strict.post(f"/omero_plugin_common/jobs/{job.id}/cancel/").status_code == 403
+    assert jobs.get(job.id).state == "queued"

@@ -25,7 +25,8 @@ class CallCounter(Counter):
 
 
 def counted(name: str) -> Callable[[F], F]:
-    """Count each call of the decorated method under ``name`` in its owner's ``_omero.calls``.
+    """Count each call of the decorated method under ``name`` in its owner's ``_omero.calls``
+    and run it under the server's lock.
 
     functools.wraps keeps ``__wrapped__``, so inspect.signature (and the contract test) still
     sees the real parameters.
@@ -34,8 +35,11 @@ def counted(name: str) -> Callable[[F], F]:
     def decorate(method: F) -> F:
         @functools.wraps(method)
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            self._omero.calls.record(name)
-            return method(self, *args, **kwargs)
+            server = self._omero
+            # One call at a time, as a transaction: a live test server thread may call in too.
+            with server.lock:
+                server.calls.record(name)
+                return method(self, *args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
 

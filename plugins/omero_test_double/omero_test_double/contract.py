@@ -1,11 +1,17 @@
 """Declarations that tie each fake member to a concrete member of a real omero-py class, and the
 check that compares them.
 
-A fake class names the real class it stands in for with ``@fake_of("omero.gateway.BlitzGateway")``;
-each public member mirrors the member of the same name there unless ``@mirrors("pkg.Class.name")``
-names another one (wrapper fields that the real wrapper serves through ``__getattr__`` map to the
-``omero.model.*I`` accessor). Real members are found by plain attribute lookup on the class, which
-never reaches an instance ``__getattr__``, so dynamic lookups cannot pass for real API.
+A fake class names the real class it stands in for with
+``@fake_of("omero.gateway._BlitzGateway")``; each public member mirrors the member of the same
+name there unless ``@mirrors("pkg.Class.name")`` names another one (wrapper fields that the
+real wrapper serves through ``__getattr__`` map to the ``omero.model.*I`` accessor). Real
+members are found by plain attribute lookup on the class, which never reaches an instance
+``__getattr__``, so dynamic lookups cannot pass for real API.
+
+Fakes name omero-py's own classes by their defining names (``omero.gateway._ImageWrapper``,
+``omero.gateway._BlitzGateway``): importing OMERO.web rebinds ``omero.gateway.ImageWrapper``,
+``BlitzGateway`` and a few others to its subclasses, which would make the check depend on
+import order.
 """
 
 from __future__ import annotations
@@ -154,7 +160,7 @@ def check_class(cls: type) -> list[Check]:
 
 
 def fake_classes(module_names: tuple[str, ...] = ()) -> list[type]:
-    """Every class declared with @fake_of in the omero_test_double package (and ``module_names``)."""
+    """Every class declared with @fake_of in this package (and in ``module_names``)."""
     import pkgutil
 
     import omero_test_double
@@ -168,3 +174,15 @@ def fake_classes(module_names: tuple[str, ...] = ()) -> list[type]:
             if inspect.isclass(obj) and "__fake_of__" in vars(obj):
                 found[f"{obj.__module__}.{obj.__qualname__}"] = obj
     return [found[key] for key in sorted(found)]
+
+
+def distinct_real_members(checks: list[Check]) -> int:
+    """How many different real members the checks compared against (an inherited member
+    checked on several fake subclasses counts once)."""
+    seen = set()
+    for check in checks:
+        try:
+            seen.add(id(undecorate(resolve(check.real))))
+        except (ImportError, AttributeError, TypeError, ValueError):
+            seen.add(id(check))
+    return len(seen)

@@ -35,7 +35,7 @@ def plan_delete(conn: FakeBlitzGateway, kind: str, ids: list[int], delete_anns: 
                 delete_children: bool, dry_run: bool) -> Any:
     """Delete (or, with dry_run, only report) the targets and what OMERO deletes with them;
     all or nothing. Returns a Delete2Response or an omero.cmd.ERR."""
-    server, user = conn._omero, conn._user
+    server, user = conn._omero, conn._acting_user
     targets: list[Record | Link] = []
     for oid in ids:
         item = server.records.get(oid) or server.links.get(oid)
@@ -46,19 +46,27 @@ def plan_delete(conn: FakeBlitzGateway, kind: str, ids: list[int], delete_anns: 
                                  parameters={"message": f"{kind}:{oid} not found"})
         targets.append(item)
     doomed: dict[int, Record | Link] = {}
+    refused: list[Record | Link] = []
 
-    def take(item: Record | Link) -> None:
+    def take(item: Record | Link, required: bool = True) -> None:
+        """Doom ``item``; a required item the user may not delete fails the whole request,
+        an optional one (another user's orphaned annotation or file) is left in place."""
         if item.id in doomed:
+            return
+        if item.kind != "Pixels" and not server.can(user, "delete", item):
+            if required:
+                refused.append(item)
             return
         doomed[item.id] = item
         if isinstance(item, Link):
             return
+        # Links to a deleted object go with it, whoever made them.
         for link in server.links_of(parent=item) + server.links_of(child=item):
             doomed[link.id] = link
         if item.kind == "Image":
             take(item.data["pixels"])
         if item.kind == "FileAnnotation" and item.data.get("file") is not None:
-            take(item.data["file"])
+            take(item.data["file"], required=False)
         child_link = CHILD_LINKS.get(item.kind)
         if delete_children and child_link:
             for link in server.links_of(parent=item, kind_suffix=child_link):
@@ -68,12 +76,10 @@ def plan_delete(conn: FakeBlitzGateway, kind: str, ids: list[int], delete_anns: 
             annotation = link.child
             shared = annotation.kind in SHARED_ANNOTATION_KINDS and not delete_anns
             if not shared and _orphaned(server, annotation, doomed):
-                take(annotation)
+                take(annotation, required=False)
 
     for target in targets:
         take(target)
-    refused = [item for item in doomed.values()
-               if item.kind != "Pixels" and not server.can(user, "delete", item)]
     if refused:
         first = refused[0]
         return omero.cmd.ERR(

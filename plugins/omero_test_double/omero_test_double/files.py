@@ -63,8 +63,8 @@ class FakeRawFileStore:
     @counted("RawFileStore.write")
     def write(self, buf: bytes, position: int, length: int, _ctx: Any = None) -> None:
         record = self._current()
-        if not self._omero.can(self._conn._user, "edit", record):
-            raise security_violation(f"{self._conn._user.name} may not write {record.id}")
+        if not self._omero.can(self._conn._acting_user, "edit", record):
+            raise security_violation(f"{self._conn._acting_user.name} may not write {record.id}")
         end = position + length
         if len(self._buffer) < end:
             self._buffer.extend(b"\0" * (end - len(self._buffer)))
@@ -82,7 +82,7 @@ class FakeRawFileStore:
     def save(self, _ctx: Any = None) -> omero.model.OriginalFileI:
         record = self._current()
         record.data["content"] = bytes(self._buffer)
-        return model.to_model(self._omero, self._conn._user, record)
+        return model.to_model(self._omero, self._conn._acting_user, record)
 
     @counted("RawFileStore.close")
     def close(self, _ctx: Any = None) -> None:

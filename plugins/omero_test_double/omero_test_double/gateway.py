@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -9,7 +10,7 @@ import omero
 import omero.cmd
 import omero.sys
 from omero.gateway.utils import ServiceOptsDict
-from omero.rtypes import unwrap
+from omero.rtypes import rlong, rstring, unwrap
 
 from . import model
 from .calls import counted
@@ -69,7 +70,7 @@ def group_id_of(ctx: Any) -> str | None:
     return None if value in (None, "") else str(value)
 
 
-@fake_of("omero.gateway.BlitzGateway")
+@fake_of("omero.gateway._BlitzGateway")
 class FakeBlitzGateway:
     """A connected gateway acting as one user (see FakeOmero.connect)."""
 
@@ -78,6 +79,7 @@ class FakeBlitzGateway:
         self._session = session
         self._event_context: Any = None
         self._last_group_id: int | None = None
+        self._user_wrapper: Any = None
         self.SERVICE_OPTS = ServiceOptsDict()
         # OMERO.web's login_required closes conn.c when it is set; the fake has no client.
         self.c = None
@@ -85,13 +87,13 @@ class FakeBlitzGateway:
     # ---- identity and context ----
 
     @property
-    def _user(self) -> User:
+    def _acting_user(self) -> User:
         return self._session.user
 
     def _scope(self, ctx: Any = None) -> list[Group]:
         """Groups a read may see: the context's omero.group, -1 for all, else the session's."""
         wanted = group_id_of(ctx) or group_id_of(self.SERVICE_OPTS)
-        user = self._user
+        user = self._acting_user
         if wanted is None:
             return [self._session.group]
         if wanted == "-1":
@@ -111,7 +113,8 @@ class FakeBlitzGateway:
         return self._scope(ctx)[0]
 
     def _can_read(self, record: Record, ctx: Any = None) -> bool:
-        return record.group in self._scope(ctx) and self._omero.can(self._user, "read", record)
+        return (record.group in self._scope(ctx)
+                and self._omero.can(self._acting_user, "read", record))
 
     def _wrap(self, record: Record, **kwargs: Any) -> Any:
         from .wrappers import wrapper_for
@@ -122,6 +125,7 @@ class FakeBlitzGateway:
         if sUuid is not None:
             self._session = self._omero.join_session(sUuid)._session
             self._event_context = None
+            self._user_wrapper = None
         return not self._session.closed
 
     def isConnected(self) -> bool:
@@ -156,7 +160,9 @@ class FakeBlitzGateway:
         return self.getEventContext().userId
 
     def getUser(self) -> Any:
-        return self.getObject("Experimenter", self.getUserId())
+        if self._user_wrapper is None:  # cached, as BlitzGateway does
+            self._user_wrapper = self.getObject("Experimenter", self.getUserId())
+        return self._user_wrapper
 
     def isAdmin(self) -> bool:
         return self.getEventContext().isAdmin
@@ -173,6 +179,11 @@ class FakeBlitzGateway:
     def getAdminPrivileges(self, user_id: int) -> list[str]:
         return [unwrap(p.getValue()) for p in self.getAdminService().getAdminPrivileges(
             omero.model.ExperimenterI(user_id, False))]
+
+    def isLeader(self, gid: int | None = None) -> bool:
+        if gid is None:
+            gid = self.getEventContext().groupId
+        return int(gid) in self.getEventContext().leaderOfGroups
 
     def getGroupFromContext(self) -> Any:
         from .wrappers import FakeExperimenterGroupWrapper
@@ -291,7 +302,7 @@ class FakeBlitzGateway:
         from .wrappers import FakeExperimenterGroupWrapper
 
         self._omero.calls.record("IAdmin.containedGroups")
-        for group in self._user.groups:
+        for group in self._acting_user.groups:
             if group.name != "user":
                 yield FakeExperimenterGroupWrapper(
                     self, model.experimenter_group(group), group)
@@ -382,6 +393,58 @@ class FakeBlitzGateway:
         if isinstance(item, Group):
             return FakeExperimenterGroupWrapper(self, model.experimenter_group(item), item)
         return self._wrap(item)
+
+    # ---- uploads (the real gateway's steps, against the fake services) ----
+
+    def createOriginalFileFromFileObj(self, fo: Any, path: str, name: str, fileSize: int,
+                                      mimetype: str | None = None, ns: str | None = None
+                                      ) -> Any:
+        from .wrappers import FakeOriginalFileWrapper
+
+        original = omero.model.OriginalFileI()
+        original.setName(rstring(name))
+        original.setPath(rstring(path))
+        if mimetype:
+            original.setMimetype(rstring(mimetype))
+        original.setSize(rlong(fileSize))
+        original = self.getUpdateService().saveAndReturnObject(original, self.SERVICE_OPTS)
+        store = self.createRawFileStore()
+        try:
+            store.setFileId(original.getId().getValue(), self.SERVICE_OPTS)
+            block_size = 10000
+            for position in range(0, int(fileSize), block_size):
+                fo.seek(position)
+                length = min(block_size, int(fileSize) - position)
+                store.write(fo.read(length), position, length, self.SERVICE_OPTS)
+            original = store.save(self.SERVICE_OPTS)
+        finally:
+            store.close()
+        return FakeOriginalFileWrapper(self, original, self._omero.records[original.id.val])
+
+    def createOriginalFileFromLocalFile(self, localPath: str,
+                                        origFilePathAndName: str | None = None,
+                                        mimetype: str | None = None, ns: str | None = None
+                                        ) -> Any:
+        path, name = os.path.split(origFilePathAndName or localPath)
+        with open(localPath, "rb") as handle:
+            return self.createOriginalFileFromFileObj(
+                handle, path, name, os.path.getsize(localPath), mimetype)
+
+    def createFileAnnfromLocalFile(self, localPath: str, origFilePathAndName: str | None = None,
+                                   mimetype: str | None = None, ns: str | None = None,
+                                   desc: str | None = None) -> Any:
+        from .wrappers import annotation_wrapper
+
+        original = self.createOriginalFileFromLocalFile(localPath, origFilePathAndName,
+                                                        mimetype)
+        annotation = omero.model.FileAnnotationI()
+        annotation.setFile(original._obj)
+        if desc:
+            annotation.setDescription(rstring(desc))
+        if ns:
+            annotation.setNs(rstring(ns))
+        annotation = self.getUpdateService().saveAndReturnObject(annotation, self.SERVICE_OPTS)
+        return annotation_wrapper(self, self._omero.records[annotation.id.val])
 
     # ---- deleting ----
 

@@ -45,18 +45,38 @@ def unwrap(value: Any) -> Any:
     return omero.rtypes.unwrap(value)
 
 
-def experimenter(user: User) -> omero.model.ExperimenterI:
-    obj = omero.model.ExperimenterI(user.id, True)
+def _loaded(cls: type, oid: int, *collections: str) -> Any:
+    """A loaded object whose collections are unloaded, as the server sends them unless a query
+    fetches them, except the named ones (loaded, empty, to be filled)."""
+    obj = cls(oid, True)
+    obj.unloadCollections()
+    for name in collections:
+        setattr(obj, f"_{name}Seq", [])
+        setattr(obj, f"_{name}Loaded", True)
+    return obj
+
+
+def experimenter(user: User, memberships: bool = True) -> omero.model.ExperimenterI:
+    """The Experimenter; ``memberships`` adds its GroupExperimenterMaps, which the server
+    loads for Experimenter queries but not for the owner in an object's details."""
+    obj = _loaded(omero.model.ExperimenterI, user.id,
+                  *(["groupExperimenterMap"] if memberships else []))
     obj.setOmeName(rstring(user.name))
     obj.setFirstName(rstring(user.first_name))
     obj.setLastName(rstring(user.last_name))
     obj.setEmail(rstring(user.email))
     obj.setLdap(rbool(False))
+    for group in user.groups if memberships else ():
+        membership = omero.model.GroupExperimenterMapI()
+        membership.setParent(experimenter_group(group))
+        membership.setChild(omero.model.ExperimenterI(user.id, False))
+        membership.setOwner(rbool(group.id in user.leader_of))
+        obj.addGroupExperimenterMap(membership)
     return obj
 
 
 def experimenter_group(group: Group) -> omero.model.ExperimenterGroupI:
-    obj = omero.model.ExperimenterGroupI(group.id, True)
+    obj = _loaded(omero.model.ExperimenterGroupI, group.id)
     obj.setName(rstring(group.name))
     obj.setDescription(rstring(group.description))
     obj.setLdap(rbool(False))
@@ -64,7 +84,8 @@ def experimenter_group(group: Group) -> omero.model.ExperimenterGroupI:
     return obj
 
 
-def permissions_for(server: FakeOmero, viewer: User, item: Record | Link) -> omero.model.PermissionsI:
+def permissions_for(server: FakeOmero, viewer: User, item: Record | Link
+                    ) -> omero.model.PermissionsI:
     perms = omero.model.PermissionsI(item.group.permissions)
     restrictions = [False] * len(_RESTRICTION_ORDER)
     for index, action in _RESTRICTION_ORDER:
@@ -78,7 +99,7 @@ def permissions_for(server: FakeOmero, viewer: User, item: Record | Link) -> ome
 
 def _details(server: FakeOmero, viewer: User, item: Record | Link, obj: Any) -> None:
     details = obj.getDetails()
-    details.setOwner(experimenter(item.owner))
+    details.setOwner(experimenter(item.owner, memberships=False))
     details.setGroup(experimenter_group(item.group))
     details.setPermissions(permissions_for(server, viewer, item))
     created = getattr(item, "created", 0)
@@ -96,7 +117,8 @@ def _length(value: float | None) -> omero.model.LengthI | None:
 
 def to_model(server: FakeOmero, viewer: User, record: Record) -> Any:
     """The loaded omero.model object for ``record`` as ``viewer`` sees it."""
-    obj = model_class(record.kind)(record.id, True)
+    kind = record.kind
+    obj = _loaded(model_class(kind), record.id, *(["pixels"] if kind == "Image" else []))
     _details(server, viewer, record, obj)
     data = record.data
     if hasattr(obj, "setName") and record.kind != "Pixels":
@@ -106,7 +128,6 @@ def to_model(server: FakeOmero, viewer: User, record: Record) -> Any:
                            else None)
     if hasattr(obj, "setNs"):
         obj.setNs(rstring(data["ns"]) if data.get("ns") is not None else None)
-    kind = record.kind
     if kind == "Image":
         obj.setAcquisitionDate(rtime(record.created))
         obj.setArchived(rbool(False))
@@ -137,7 +158,7 @@ def to_model(server: FakeOmero, viewer: User, record: Record) -> Any:
 
 
 def pixels_model(server: FakeOmero, viewer: User, pixels: Record, image: Any) -> Any:
-    obj = omero.model.PixelsI(pixels.id, True)
+    obj = _loaded(omero.model.PixelsI, pixels.id, "channels")
     _details(server, viewer, pixels, obj)
     size_x, size_y, size_z, size_c, size_t = pixels.data["size"]
     obj.setSizeX(rint(size_x))
@@ -168,7 +189,7 @@ def pixels_model(server: FakeOmero, viewer: User, pixels: Record, image: Any) ->
 
 def link_model(server: FakeOmero, viewer: User, link: Link, load_parent: bool = True,
                load_child: bool = True) -> Any:
-    obj = model_class(link.kind)(link.id, True)
+    obj = _loaded(model_class(link.kind), link.id)
     _details(server, viewer, link, obj)
     parent = (to_model(server, viewer, link.parent) if load_parent
               else model_class(link.parent.kind)(link.parent.id, False))

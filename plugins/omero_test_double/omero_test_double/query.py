@@ -10,10 +10,11 @@ Supported shape (one statement, case-insensitive keywords)::
 
 with ``<op>`` one of = != <> < <= > >= like in (:list) / not in, is [not] null, values
 ``:param``, numbers or 'strings'; paths over id, name, description, ns, textValue, path,
-mimetype, size, details.owner / details.group (id, omeName, name), parent, child, file,
-pixels, image and the link collections (annotationLinks, datasetLinks, imageLinks,
-projectLinks). Anything else raises NotImplementedError naming the query, so a plugin's new
-query shape shows up as a missing feature of the fake instead of a wrong answer.
+mimetype, size, details.owner / details.group (id, omeName, name), details.creationEvent,
+parent, child, file, pixels, image and the link collections (annotationLinks, datasetLinks,
+imageLinks, projectLinks). Screens, plates, wells and ROIs do not exist in the fake: queries
+over them answer nothing. Anything else raises NotImplementedError naming the query, so a
+plugin's new query shape shows up as a missing feature of the fake instead of a wrong answer.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from omero.rtypes import unwrap, wrap
 
+from .errors import api_usage
 from .store import ANNOTATION_KINDS, Group, Link, Record, User
 
 if TYPE_CHECKING:
@@ -52,9 +54,20 @@ class Unsupported(NotImplementedError):
     pass
 
 
+class MissingParameter(KeyError):
+    pass
+
+
 @dataclass
 class _Details:
     item: Record | Link
+
+
+@dataclass
+class _Event:
+    """details.creationEvent / updateEvent: present, with the record's time."""
+
+    time: int
 
 
 @dataclass
@@ -118,7 +131,7 @@ class Engine:
     def __init__(self, conn: FakeBlitzGateway, ctx: Any) -> None:
         self.conn = conn
         self.server = conn._omero
-        self.user = conn._user
+        self.user = conn._acting_user
         self.scope = conn._scope(ctx)
 
     def visible(self, item: Any) -> bool:
@@ -134,7 +147,10 @@ class Engine:
             for path, descending in reversed(parsed.order or [(parsed.alias + ".id", False)]):
                 rows.sort(key=lambda row, p=path: _sortable(self.resolve(row, p)),
                           reverse=descending)
-        except (Unsupported, KeyError) as exc:
+        except MissingParameter as exc:
+            raise api_usage(f"query parameter :{exc.args[0]} not given: {parsed.text!r}"
+                            ) from None
+        except Unsupported as exc:
             raise NotImplementedError(
                 f"the OMERO test double does not support this query: {parsed.text!r} "
                 f"({exc}); extend plugins/omero_test_double/omero_test_double/query.py"
@@ -198,7 +214,7 @@ class Engine:
             if step == "group":
                 return node.item.group
             if step in ("creationEvent", "updateEvent"):
-                return None
+                return _Event(getattr(node.item, "created", 0))
             raise Unsupported(f"details.{step}")
         if isinstance(node, User):
             fields = {"id": node.id, "omeName": node.name, "firstName": node.first_name,
@@ -206,6 +222,10 @@ class Engine:
             if step in fields:
                 return fields[step]
             raise Unsupported(f"Experimenter.{step}")
+        if isinstance(node, _Event):
+            if step == "time":
+                return node.time
+            raise Unsupported(f"Event.{step}")
         if isinstance(node, Group):
             if step in ("id", "name"):
                 return getattr(node, step)
@@ -256,7 +276,15 @@ class Engine:
         }[op]()
 
 
+# Classes the fake never holds (no screens, plates, wells or ROIs): queries over them are
+# answered truthfully with nothing, so the real gateway's generic parent lookups work.
+EMPTY_KINDS = frozenset({"Screen", "Plate", "PlateAcquisition", "Well", "WellSample", "Roi",
+                         "Shape", "Fileset", "ScreenPlateLink"})
+
+
 def _kinds(kind: str) -> tuple[str, ...]:
+    if kind in EMPTY_KINDS:
+        return (kind,)
     if kind == "Annotation":
         return tuple(sorted(ANNOTATION_KINDS))
     if kind == "AnnotationLink":
@@ -281,7 +309,7 @@ def _value(raw: str, values: dict[str, Any]) -> Any:
     if raw.startswith(":"):
         name = raw[1:]
         if name not in values:
-            raise Unsupported(f"parameter :{name} not given")
+            raise MissingParameter(name)
         return values[name]
     if re.fullmatch(r"-?\d+", raw):
         return int(raw)

@@ -3,7 +3,6 @@ synchronously inside runScript, as the calling user; the process is finished whe
 
 from __future__ import annotations
 
-import itertools
 import traceback
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +18,6 @@ from .errors import api_usage
 if TYPE_CHECKING:
     from .gateway import FakeBlitzGateway
     from .store import Script
-
-_job_ids = itertools.count(1)
-
 
 @fake_of("omero.api.IScriptPrx")
 class FakeScriptService:
@@ -78,7 +74,8 @@ class FakeScriptService:
                    if not spec.get("optional", False) and name not in inputs]
         if missing:
             raise omero.ValidationException(message=f"missing script inputs {missing}")
-        job = {"id": next(_job_ids), "script": script.path, "user": self._conn._user.name,
+        job = {"id": self._omero.next_id(), "script": script.path,
+               "user": self._conn._acting_user.name,
                "inputs": {k: unwrap(v) for k, v in inputs.items()}, "status": "Running"}
         self._omero.script_jobs.append(job)
         try:

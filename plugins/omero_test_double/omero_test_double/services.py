@@ -58,7 +58,7 @@ class FakeUpdateService(_Service):
 
     @counted("IUpdate.deleteObject")
     def deleteObject(self, row: Any, _ctx: Any = None) -> None:
-        server, user = self._omero, self._conn._user
+        server, user = self._omero, self._conn._acting_user
         item = server.links.get(row.id.val) or server.records.get(row.id.val)
         if item is None or not server.can(user, "read", item):
             raise validation(f"{model.kind_of(row)}:{row.id.val} not found")
@@ -73,9 +73,9 @@ class FakeUpdateService(_Service):
 
     def _render(self, item: Record | Link) -> Any:
         if isinstance(item, Link):
-            return model.link_model(self._omero, self._conn._user, item, load_parent=False,
+            return model.link_model(self._omero, self._conn._acting_user, item, load_parent=False,
                                     load_child=False)
-        return model.to_model(self._omero, self._conn._user, item)
+        return model.to_model(self._omero, self._conn._acting_user, item)
 
     def _save_all(self, graph: list[Any], ctx: Any) -> list[Record | Link]:
         server = self._omero
@@ -103,13 +103,15 @@ class _GraphSaver:
     def __init__(self, conn: FakeBlitzGateway, ctx: Any) -> None:
         self.conn = conn
         self.server = conn._omero
-        self.user = conn._user
+        self.user = conn._acting_user
         self.ctx = ctx
         self.done: dict[int, Record | Link] = {}
+        self.pending: set[int] = set()  # links being saved, met again from their other end
 
     def save(self, obj: Any) -> Record | Link:
         if id(obj) in self.done:
             return self.done[id(obj)]
+        self.pending.add(id(obj))
         kind = model.kind_of(obj)
         if obj.getId() is None:
             item = self._create_link(obj, kind) if kind.endswith("Link") else self._create(
@@ -142,7 +144,7 @@ class _GraphSaver:
         if group not in self.user.groups and not self.user.admin:
             raise security_violation(f"{self.user.name} is not a member of {group.name}")
         record = Record(kind, self.server.next_id(), self.user, group,
-                        created=next(self.server._clock))
+                        created=self.server.next_time())
         self._apply_fields(record, obj)
         if kind in ("Project", "Dataset") and not record.name:
             raise validation(f"{kind}.name is required")
@@ -216,8 +218,7 @@ class _GraphSaver:
             if loaded is None or not loaded():
                 continue
             for link in getattr(obj, f"copy{collection}")():
-                if link is not None and link.getId() is None:
-                    self.done.setdefault(id(obj), record)
+                if link is not None and link.getId() is None and id(link) not in self.pending:
                     self.save(link)
 
 
@@ -226,7 +227,7 @@ class FakeAdminService(_Service):
 
     @counted("IAdmin.getEventContext")
     def getEventContext(self, _ctx: Any = None) -> omero.sys.EventContext:
-        session, user = self._conn._session, self._conn._user
+        session, user = self._conn._session, self._conn._acting_user
         context = omero.sys.EventContext()
         context.sessionUuid = session.uuid
         context.sessionId = abs(hash(session.uuid)) % 10**9
@@ -309,7 +310,7 @@ class FakeAdminService(_Service):
 
     @counted("IAdmin.getCurrentAdminPrivileges")
     def getCurrentAdminPrivileges(self, _ctx: Any = None) -> list[Any]:
-        return _privileges(self._conn._user.privileges)
+        return _privileges(self._conn._acting_user.privileges)
 
     @counted("IAdmin.getAdminPrivileges")
     def getAdminPrivileges(self, user: Any, _ctx: Any = None) -> list[Any]:
@@ -340,7 +341,7 @@ class FakeSessionService(_Service):
     @counted("ISession.createSessionWithTimeout")
     def createSessionWithTimeout(self, principal: Any, timeToLiveMilliseconds: int,
                                  _ctx: Any = None) -> omero.model.SessionI:
-        caller = self._conn._user
+        caller = self._conn._acting_user
         if not (caller.admin and "Sudo" in caller.privileges):
             raise security_violation(f"{caller.name} lacks the Sudo privilege")
         try:
@@ -359,7 +360,7 @@ class FakeSessionService(_Service):
                           defaultGroup: str, _ctx: Any = None) -> omero.model.SessionI:
         group = self._omero.group_named(defaultGroup) if defaultGroup else None
         try:
-            session = self._omero.open_session(self._conn._user, group,
+            session = self._omero.open_session(self._conn._acting_user, group,
                                                int(timeToLiveMilliseconds))
         except ValueError as exc:
             raise security_violation(str(exc)) from None
@@ -368,7 +369,7 @@ class FakeSessionService(_Service):
     @counted("ISession.getSession")
     def getSession(self, sessionUuid: str, _ctx: Any = None) -> omero.model.SessionI:
         session = self._omero.sessions.get(sessionUuid)
-        caller = self._conn._user
+        caller = self._conn._acting_user
         if session is None or session.closed:
             raise omero.RemovedSessionException(message=f"no session {sessionUuid}")
         if session.user is not caller and not (
@@ -411,7 +412,7 @@ class FakeQueryService(_Service):
     def _render(self, item: Any, alias: str, fetched: set[str]) -> Any:
         from .store import Group, User
 
-        user = self._conn._user
+        user = self._conn._acting_user
         if isinstance(item, Link):
             return model.link_model(self._omero, user, item,
                                     load_parent=f"{alias}.parent" in fetched,
@@ -453,7 +454,7 @@ class FakeQueryService(_Service):
             return None
         if isinstance(item, Record) and not self._conn._can_read(item, ctx):
             return None
-        if isinstance(item, Link) and not self._omero.can(self._conn._user, "read", item):
+        if isinstance(item, Link) and not self._omero.can(self._conn._acting_user, "read", item):
             return None
         return self._render(item, "", set())
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
+import os
+import pickle
+import threading
 import uuid as uuid_module
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -59,7 +61,10 @@ class User:
 
     @property
     def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
+        """As ExperimenterWrapper.getFullName: "first last", the login when both are empty."""
+        if not self.first_name and not self.last_name:
+            return self.name
+        return f"{self.first_name} {self.last_name}"
 
 
 @dataclass(eq=False)
@@ -88,6 +93,55 @@ class Link:
     group: Group
 
 
+class LinkTable(dict):
+    """Links by id, indexed by parent and child so hierarchy walks stay linear."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_parent: dict[int, dict[int, Link]] = {}
+        self.by_child: dict[int, dict[int, Link]] = {}
+
+    def __setitem__(self, key: int, link: Link) -> None:
+        if key in self:
+            self._unindex(self[key])
+        super().__setitem__(key, link)
+        self.by_parent.setdefault(link.parent.id, {})[link.id] = link
+        self.by_child.setdefault(link.child.id, {})[link.id] = link
+
+    def __delitem__(self, key: int) -> None:
+        self._unindex(self[key])
+        super().__delitem__(key)
+
+    def pop(self, key: int, *default: Any) -> Any:
+        if key in self:
+            self._unindex(self[key])
+        return super().pop(key, *default)
+
+    def clear(self) -> None:
+        super().clear()
+        self.by_parent.clear()
+        self.by_child.clear()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, link in dict(*args, **kwargs).items():
+            self[key] = link
+
+    def __reduce__(self) -> Any:
+        # dict subclasses unpickle through __setitem__ before __init__: rebuild instead.
+        return (_link_table, (list(self.values()),))
+
+    def _unindex(self, link: Link) -> None:
+        self.by_parent.get(link.parent.id, {}).pop(link.id, None)
+        self.by_child.get(link.child.id, {}).pop(link.id, None)
+
+
+def _link_table(links: list[Link]) -> LinkTable:
+    table = LinkTable()
+    for link in links:
+        table[link.id] = link
+    return table
+
+
 @dataclass(eq=False)
 class Session:
     uuid: str
@@ -111,12 +165,13 @@ class FakeOmero:
 
     def __init__(self) -> None:
         self.calls = CallCounter()
-        self._ids = itertools.count(1)
-        self._clock = itertools.count(1_700_000_000_000, 1000)
+        self.lock = threading.RLock()
+        self._last_id = 0
+        self._last_time = 1_700_000_000_000  # ms; each new object one second later
         self.groups: dict[int, Group] = {}
         self.users: dict[int, User] = {}
         self.records: dict[int, Record] = {}
-        self.links: dict[int, Link] = {}
+        self.links = LinkTable()
         self.sessions: dict[str, Session] = {}
         self.scripts: dict[int, Script] = {}
         self.script_jobs: list[dict[str, Any]] = []
@@ -131,7 +186,44 @@ class FakeOmero:
     # ---- building the world (test setup; these calls are not counted) ----
 
     def next_id(self) -> int:
-        return next(self._ids)
+        self._last_id += 1
+        return self._last_id
+
+    def next_time(self) -> int:
+        self._last_time += 1000
+        return self._last_time
+
+    # ---- sharing with other processes (a real Celery worker) ----
+
+    def dump(self, path: str | os.PathLike[str]) -> None:
+        """Write the whole state to ``path`` (pickle; scripts must be module-level functions).
+
+        A worker process can ``FakeOmero.load(path)``, work, and ``dump`` it back for the test
+        to load and check: the fake lives in one process, this hands it over.
+        """
+        with self.lock:
+            data = pickle.dumps(self)
+        tmp = f"{os.fspath(path)}.tmp"
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> FakeOmero:
+        with open(path, "rb") as handle:
+            loaded = pickle.load(handle)  # noqa: S301 - our own test fixture file
+        if not isinstance(loaded, cls):
+            raise TypeError(f"{path} does not hold a FakeOmero")
+        return loaded
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
 
     def add_group(self, name: str, permissions: str = "private", description: str = "") -> Group:
         if any(g.name == name for g in self.groups.values()):
@@ -177,7 +269,7 @@ class FakeOmero:
         if group not in owner.groups and not owner.admin:
             raise ValueError(f"{owner.name} is not a member of {group.name}")
         record = Record(kind, self.next_id(), owner, group, name, description, data,
-                        created=next(self._clock))
+                        created=self.next_time())
         self.records[record.id] = record
         return record
 
@@ -322,12 +414,18 @@ class FakeOmero:
 
     def links_of(self, parent: Record | None = None, child: Record | None = None,
                  kind_suffix: str = "") -> list[Link]:
-        return [
-            link for link in self.links.values()
-            if (parent is None or link.parent is parent)
-            and (child is None or link.child is child)
-            and link.kind.endswith(kind_suffix)
-        ]
+        if parent is not None:
+            pool = self.links.by_parent.get(parent.id, {}).values()
+        elif child is not None:
+            pool = self.links.by_child.get(child.id, {}).values()
+        else:
+            pool = self.links.values()
+        return sorted(
+            (link for link in pool
+             if (parent is None or link.parent is parent)
+             and (child is None or link.child is child)
+             and link.kind.endswith(kind_suffix)),
+            key=lambda link: link.id)
 
 
 def default_group(user: User) -> Group:

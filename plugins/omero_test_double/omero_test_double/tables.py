@@ -56,7 +56,7 @@ class FakeSharedResources:
     @counted("SharedResources.newTable")
     def newTable(self, repoId: int, path: str, _ctx: Any = None) -> FakeTable:
         group = self._conn._write_group(_ctx)
-        user = self._conn._user
+        user = self._conn._acting_user
         if group not in user.groups and not user.admin:
             raise security_violation(f"{user.name} is not a member of {group.name}")
         file = self._omero._add_record(
@@ -87,8 +87,8 @@ class FakeTable:
     def _ready(self, write: bool = False) -> TableData:
         if self._closed:
             raise api_usage("table is closed")
-        if write and not self._omero.can(self._conn._user, "edit", self._data.file):
-            raise security_violation(f"{self._conn._user.name} may not write this table")
+        if write and not self._omero.can(self._conn._acting_user, "edit", self._data.file):
+            raise security_violation(f"{self._conn._acting_user.name} may not write this table")
         return self._data
 
     def _rows(self) -> int:
@@ -110,7 +110,7 @@ class FakeTable:
 
     @counted("Table.getOriginalFile")
     def getOriginalFile(self, _ctx: Any = None) -> Any:
-        return model.to_model(self._omero, self._conn._user, self._ready().file)
+        return model.to_model(self._omero, self._conn._acting_user, self._ready().file)
 
     @counted("Table.getHeaders")
     def getHeaders(self, _ctx: Any = None) -> list[Any]:
@@ -161,6 +161,7 @@ class FakeTable:
     @counted("Table.readCoordinates")
     def readCoordinates(self, rowNumbers: list[int], _ctx: Any = None) -> omero.grid.Data:
         data = self._ready()
+        # slice's body without its counter: readCoordinates is one call to the server.
         return self.slice.__wrapped__(self, list(range(len(data.headers or []))),
                                       rowNumbers)
 
@@ -214,14 +215,14 @@ class FakeTable:
         self._ready(write=True).metadata[key] = value
 
     @counted("Table.setAllMetadata")
-    def setAllMetadata(self, dict: dict[str, Any], _ctx: Any = None) -> None:  # noqa: A002
+    def setAllMetadata(self, dict: dict[str, Any], _ctx: Any = None) -> None:
         self._ready(write=True).metadata.update(dict)
 
     @counted("Table.delete")
     def delete(self, _ctx: Any = None) -> None:
         data = self._ready()
-        if not self._omero.can(self._conn._user, "delete", data.file):
-            raise security_violation(f"{self._conn._user.name} may not delete this table")
+        if not self._omero.can(self._conn._acting_user, "delete", data.file):
+            raise security_violation(f"{self._conn._acting_user.name} may not delete this table")
         self._omero.tables.pop(data.file.id, None)
         self._omero.records.pop(data.file.id, None)
 

@@ -31,11 +31,6 @@ CHILDREN = {"Project": ("ProjectDatasetLink", "Dataset"), "Dataset": ("DatasetIm
 PARENTS = {"Dataset": ("ProjectDatasetLink", "Project"), "Image": ("DatasetImageLink", "Dataset")}
 
 
-def _text(value: Any) -> Any:
-    value = unwrap(value)
-    return value
-
-
 @fake_of("omero.gateway.DetailsWrapper")
 class FakeDetailsWrapper:
     def __init__(self, conn: FakeBlitzGateway, details: Any) -> None:
@@ -68,11 +63,13 @@ class FakeBlitzObjectWrapper:
     OMERO_CLASS: str | None = None
 
     def __init__(self, conn: FakeBlitzGateway, obj: Any, record: Record | Link,
-                 **kwargs: Any) -> None:
+                 annotations_loaded: bool = False, **kwargs: Any) -> None:
         self._conn = conn
         self._obj = obj
         self._record = record
         self._annotation_links: list[Link] | None = None
+        if annotations_loaded:
+            self._annotation_links = self._readable_annotation_links()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} id={self._record.id}>"
@@ -164,16 +161,19 @@ class FakeBlitzObjectWrapper:
 
     # ---- annotations ----
 
+    def _readable_annotation_links(self) -> list[Link]:
+        viewer = self._conn._acting_user
+        return [
+            link for link in self._server.links_of(parent=self._record,
+                                                   kind_suffix="AnnotationLink")
+            if self._server.can(viewer, "read", link)
+            and self._server.can(viewer, "read", link.child)
+        ]
+
     def _load_annotation_links(self) -> list[Link]:
         if self._annotation_links is None:
             self._server.calls.record("IQuery.findAllByQuery")
-            record = self._record
-            viewer = self._conn._user
-            self._annotation_links = [
-                link for link in self._server.links_of(parent=record, kind_suffix="AnnotationLink")
-                if self._server.can(viewer, "read", link)
-                and self._server.can(viewer, "read", link.child)
-            ]
+            self._annotation_links = self._readable_annotation_links()
         return self._annotation_links
 
     def _annotations(self, ns: str | None) -> list[Any]:
@@ -241,22 +241,24 @@ class FakeBlitzObjectWrapper:
             return iter(())
         self._server.calls.record("IQuery.findAllByQuery")
         ctx_groups = self._conn._scope()
-        viewer = self._conn._user
+        viewer = self._conn._acting_user
         children = [
             link.child for link in self._server.links_of(parent=self._record)
             if link.kind == spec[0] and link.group in ctx_groups
             and self._server.can(viewer, "read", link.child)
         ]
         children.sort(key=lambda r: (r.name or "", r.id))
-        # The real query fetches the children without their pixels.
-        return iter([self._conn._wrap(child, pixels_loaded=False) for child in children])
+        # The real query fetches the children with their annotation links, without pixels.
+        extra = {"pixels_loaded": False} if spec[1] == "Image" else {}
+        return iter([self._conn._wrap(child, annotations_loaded=True, **extra)
+                     for child in children])
 
     def countChildren(self) -> int:
         spec = CHILDREN.get(self._record.kind)
         if spec is None:
             return 0
         self._server.calls.record("IContainer.getCollectionCount")
-        viewer = self._conn._user
+        viewer = self._conn._acting_user
         return sum(1 for link in self._server.links_of(parent=self._record)
                    if link.kind == spec[0] and self._server.can(viewer, "read", link.child))
 
@@ -266,7 +268,7 @@ class FakeBlitzObjectWrapper:
             return []
         self._server.calls.record("IQuery.findAllByQuery")
         ctx_groups = self._conn._scope()
-        viewer = self._conn._user
+        viewer = self._conn._acting_user
         found = []
         for link in self._server.links_of(child=self._record):
             if (link.kind != spec[0] or link.group not in ctx_groups
@@ -289,17 +291,17 @@ class FakeBlitzObjectWrapper:
         return ancestry
 
 
-@fake_of("omero.gateway.ProjectWrapper")
+@fake_of("omero.gateway._ProjectWrapper")
 class FakeProjectWrapper(FakeBlitzObjectWrapper):
     OMERO_CLASS = "Project"
 
 
-@fake_of("omero.gateway.DatasetWrapper")
+@fake_of("omero.gateway._DatasetWrapper")
 class FakeDatasetWrapper(FakeBlitzObjectWrapper):
     OMERO_CLASS = "Dataset"
 
 
-@fake_of("omero.gateway.ImageWrapper")
+@fake_of("omero.gateway._ImageWrapper")
 class FakeImageWrapper(FakeBlitzObjectWrapper):
     OMERO_CLASS = "Image"
 
@@ -364,12 +366,39 @@ class FakeImageWrapper(FakeBlitzObjectWrapper):
     def canDownload(self) -> bool:
         return not self._perms().isRestricted(omero.constants.permissions.BINARYACCESS)
 
+    def getChannels(self, noRE: bool = False) -> list[FakeChannelWrapper]:
+        """Only ``noRE=True``: the fake has no rendering engine."""
+        if not noRE:
+            raise NotImplementedError("the OMERO test double has no rendering engine: "
+                                      "use getChannels(noRE=True)")
+        self._server.calls.record("IQuery.findByQuery")
+        return [FakeChannelWrapper(self._conn, channel, self._record, idx=index)
+                for index, channel in enumerate(self._pixels().copyChannels())]
+
     def getProject(self) -> FakeProjectWrapper | None:
         dataset = self.getParent()
         return dataset.getParent() if dataset is not None else None
 
 
-@fake_of("omero.gateway.PixelsWrapper")
+@fake_of("omero.gateway._ChannelWrapper")
+class FakeChannelWrapper(FakeBlitzObjectWrapper):
+    OMERO_CLASS = "Channel"
+
+    def __init__(self, conn: FakeBlitzGateway, obj: Any, record: Record, idx: int = -1,
+                 **kwargs: Any) -> None:
+        super().__init__(conn, obj, record, **kwargs)
+        self._idx = idx
+
+    def getLabel(self) -> str:
+        name = unwrap(self._obj.getLogicalChannel().getName())
+        return str(name) if name and name.strip() else str(self._idx)
+
+    def getName(self) -> str | None:
+        name = unwrap(self._obj.getLogicalChannel().getName())
+        return str(name) if name is not None else None
+
+
+@fake_of("omero.gateway._PixelsWrapper")
 class FakePixelsWrapper(FakeBlitzObjectWrapper):
     OMERO_CLASS = "Pixels"
 
@@ -418,14 +447,16 @@ class FakePixelsWrapper(FakeBlitzObjectWrapper):
         return self.getTiles([(z, c, t, None) for z, c, t in zctList])
 
     def getPlane(self, theZ: int = 0, theC: int = 0, theT: int = 0) -> np.ndarray:
-        return list(self.getPlanes([(theZ, theC, theT)]))[0]
+        (plane,) = self.getPlanes([(theZ, theC, theT)])  # exhausts it: the store closes
+        return plane
 
     def getTile(self, theZ: int = 0, theC: int = 0, theT: int = 0, tile: Any = None
                 ) -> np.ndarray:
-        return list(self.getTiles([(theZ, theC, theT, tile)]))[0]
+        (plane,) = self.getTiles([(theZ, theC, theT, tile)])
+        return plane
 
 
-@fake_of("omero.gateway.OriginalFileWrapper")
+@fake_of("omero.gateway._OriginalFileWrapper")
 class FakeOriginalFileWrapper(FakeBlitzObjectWrapper):
     OMERO_CLASS = "OriginalFile"
 
@@ -542,7 +573,7 @@ class FakeFileAnnotationWrapper(FakeAnnotationWrapper):
         return not self._perms().isRestricted(omero.constants.permissions.BINARYACCESS)
 
 
-@fake_of("omero.gateway.ExperimenterWrapper")
+@fake_of("omero.gateway._ExperimenterWrapper")
 class FakeExperimenterWrapper:
     OMERO_CLASS = "Experimenter"
 
@@ -579,14 +610,26 @@ class FakeExperimenterWrapper:
     def getFullName(self) -> str:
         return self._user.full_name
 
+    def getDescription(self) -> str:
+        return self.getFullName()
+
+    def getNameWithInitial(self) -> str:
+        return f"{self._user.first_name[:1]}. {self._user.last_name}"
+
     def isAdmin(self) -> bool:
-        return self._user.admin
+        return any(g.name == "system" for g in self._user.groups)
+
+    def isActive(self) -> bool:
+        return any(g.name == "user" for g in self._user.groups)
+
+    def isGuest(self) -> bool:
+        return any(g.name == "guest" for g in self._user.groups)
 
     def is_self(self) -> bool:
         return self._user.id == self._conn.getUserId()
 
 
-@fake_of("omero.gateway.ExperimenterGroupWrapper")
+@fake_of("omero.gateway._ExperimenterGroupWrapper")
 class FakeExperimenterGroupWrapper:
     OMERO_CLASS = "ExperimenterGroup"
 
@@ -628,12 +671,12 @@ DATA_WRAPPERS: dict[str, type[FakeBlitzObjectWrapper]] = {
 
 def annotation_wrapper(conn: FakeBlitzGateway, record: Record, link: Link | None = None) -> Any:
     cls = ANNOTATION_WRAPPERS.get(record.kind, FakeAnnotationWrapper)
-    return cls(conn, model.to_model(conn._omero, conn._user, record), record, link=link)
+    return cls(conn, model.to_model(conn._omero, conn._acting_user, record), record, link=link)
 
 
 def link_wrapper(conn: FakeBlitzGateway, link: Link) -> FakeBlitzObjectWrapper:
     return FakeBlitzObjectWrapper(
-        conn, model.link_model(conn._omero, conn._user, link, load_parent=False,
+        conn, model.link_model(conn._omero, conn._acting_user, link, load_parent=False,
                                load_child=False), link)
 
 
@@ -641,7 +684,4 @@ def wrapper_for(conn: FakeBlitzGateway, record: Record, **kwargs: Any) -> Any:
     if record.kind in ANNOTATION_WRAPPERS or record.kind.endswith("Annotation"):
         return annotation_wrapper(conn, record)
     cls = DATA_WRAPPERS[record.kind]
-    obj = model.to_model(conn._omero, conn._user, record)
-    if cls is FakeImageWrapper:
-        return cls(conn, obj, record, **kwargs)
-    return cls(conn, obj, record)
+    return cls(conn, model.to_model(conn._omero, conn._acting_user, record), record, **kwargs)

@@ -13,22 +13,30 @@ from typing import Any
 
 import omero
 import omero.gateway
+import omero.model
 import pytest
+from omero.rtypes import rstring
 
 from omero_test_double import FakeOmero
 
 LEVELS = ("private", "read-only", "read-annotate", "read-write")
-# actor -> action -> allowed per level, in the order of LEVELS (Y/N as in the docs' tables).
+ACTIONS = ("read", "annotate", "edit", "delete", "link")
+# actor -> action -> allowed per level, in the order of LEVELS (Y/N as in the docs' tables;
+# "link" is the docs' "Mix data": put the image into a dataset of one's own).
 EXPECTED = {
-    "owner":    {"read": "YYYY", "annotate": "YYYY", "edit": "YYYY", "delete": "YYYY"},
-    "member":   {"read": "NYYY", "annotate": "NNYY", "edit": "NNNY", "delete": "NNNY"},
-    "leader":   {"read": "YYYY", "annotate": "NYYY", "edit": "YYYY", "delete": "YYYY"},
-    "admin":    {"read": "YYYY", "annotate": "NYYY", "edit": "YYYY", "delete": "YYYY"},
-    "outsider": {"read": "NNNN", "annotate": "NNNN", "edit": "NNNN", "delete": "NNNN"},
+    "owner":    {"read": "YYYY", "annotate": "YYYY", "edit": "YYYY", "delete": "YYYY",
+                 "link": "YYYY"},
+    "member":   {"read": "NYYY", "annotate": "NNYY", "edit": "NNNY", "delete": "NNNY",
+                 "link": "NNNY"},
+    "leader":   {"read": "YYYY", "annotate": "NYYY", "edit": "YYYY", "delete": "YYYY",
+                 "link": "NYYY"},
+    "admin":    {"read": "YYYY", "annotate": "NYYY", "edit": "YYYY", "delete": "YYYY",
+                 "link": "NYYY"},
+    "outsider": {"read": "NNNN", "annotate": "NNNN", "edit": "NNNN", "delete": "NNNN",
+                 "link": "NNNN"},
 }
 CASES = [(actor, action, level, EXPECTED[actor][action][i] == "Y")
-         for actor in EXPECTED for action in ("read", "annotate", "edit", "delete")
-         for i, level in enumerate(LEVELS)]
+         for actor in EXPECTED for action in ACTIONS for i, level in enumerate(LEVELS)]
 
 
 def _setup(level: str, actor: str) -> tuple[FakeOmero, Any, Any]:
@@ -65,6 +73,16 @@ def _attempt(conn: Any, action: str, image_id: int) -> bool:
             image.save()
         elif action == "delete":
             conn.deleteObjects("Image", [image_id], wait=True)
+        elif action == "link":
+            in_group = {"omero.group": str(image.getDetails().getGroup().getId())}
+            update = conn.getUpdateService()
+            dataset = omero.model.DatasetI()
+            dataset.setName(rstring("mine"))
+            dataset = update.saveAndReturnObject(dataset, in_group)
+            link = omero.model.DatasetImageLinkI()
+            link.setParent(omero.model.DatasetI(dataset.getId().val, False))
+            link.setChild(omero.model.ImageI(image_id, False))
+            update.saveObject(link, in_group)
     except (omero.SecurityViolation, omero.CmdError):
         return False
     return True
@@ -73,11 +91,11 @@ def _attempt(conn: Any, action: str, image_id: int) -> bool:
 @pytest.mark.parametrize(("actor", "action", "level", "allowed"), CASES,
                          ids=[f"{a}-{b}-{c}" for a, b, c, _ in CASES])
 def test_permission_table(actor: str, action: str, level: str, allowed: bool) -> None:
-    omero_, conn, image = _setup(level, actor)
+    _, conn, image = _setup(level, actor)
     wrapper = conn.getObject("Image", image.id)
     flags = None if wrapper is None else {
         "annotate": wrapper.canAnnotate(), "edit": wrapper.canEdit(),
-        "delete": wrapper.canDelete()}
+        "delete": wrapper.canDelete(), "link": wrapper.canLink()}
 
     assert _attempt(conn, action, image.id) is allowed
     if flags is not None and action in flags:
@@ -114,7 +132,7 @@ def test_group_permissions_are_reported_like_omero() -> None:
 
 
 def test_admin_without_group_context_sees_only_the_current_group() -> None:
-    omero_, conn, image = _setup("read-write", "admin")
+    _, conn, image = _setup("read-write", "admin")
     conn.SERVICE_OPTS.setOmeroGroup(None)
     assert conn.getObject("Image", image.id) is None  # root's session group is "system"
     assert conn.setGroupForSession(image.group.id) is True

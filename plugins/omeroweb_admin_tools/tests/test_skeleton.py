@@ -21,9 +21,9 @@ def test_health_is_anonymous_and_ok(client):
     assert response.json() == {"status": "ok"}
 
 
-def test_logged_in_user_gets_the_page_and_help(client, omero, login_as):
-    omero.add_user("alice", [omero.add_group("lab", "read-annotate")])
-    login_as(omero.connect("alice"))
+def test_logged_in_user_gets_the_page_and_help(client, fake_omero, login_as):
+    fake_omero.add_user("alice", [fake_omero.add_group("lab", "read-annotate")])
+    login_as(fake_omero.connect("alice"))
     page = client.get("/omeroweb_admin_tools/")
     assert page.status_code == 200
     assert b"Admin tools" in page.content

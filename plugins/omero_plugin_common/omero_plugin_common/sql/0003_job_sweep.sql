@@ -8,3 +8,7 @@ CREATE TABLE plugin_selftest_effects (
     step   integer NOT NULL,
     at     timestamptz NOT NULL DEFAULT now()
 );
+
+-- When the job last entered the queue (creation, retry or recovery): the queued timeout counts
+-- from here, so a long job resumed after a crash is not mistaken for one no worker took.
+ALTER TABLE plugin_jobs ADD COLUMN queued_at timestamptz NOT NULL DEFAULT now();

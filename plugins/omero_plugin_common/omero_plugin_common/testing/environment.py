@@ -17,17 +17,10 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+from ..plugin import installed_plugins
 from .services import free_port
 
 MARKER = "OMERO_PLUGINS_TEST_ENV"
-# Every plugin app OMERO.web mounts in the tests, as `omero.web.apps` lists them in production.
-PLUGIN_APPS = [
-    "omero_plugin_common",
-    "omeroweb_omp_plugin",
-    "omeroweb_upload",
-    "omeroweb_admin_tools",
-    "omeroweb_imaris_connector",
-]
 
 
 def prepare() -> dict[str, str]:
@@ -63,7 +56,8 @@ def write_omero_web_config(omerodir: Path, cache_url: str) -> None:
     (omerodir / "etc" / "grid").mkdir(parents=True)
     config = ConfigXml(str(omerodir / "etc" / "grid" / "config.xml"))
     try:
-        config["omero.web.apps"] = json.dumps(PLUGIN_APPS)
+        # Every installed plugin, the platform first, as omero.web.apps lists them.
+        config["omero.web.apps"] = json.dumps([p.name for p in installed_plugins()])
         config["omero.web.caches"] = json.dumps({"default": {
             "BACKEND": "django_redis.cache.RedisCache", "LOCATION": cache_url}})
     finally:

@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,15 @@ REPO_ROOT = Path(__file__).resolve().parents[4]
 SCREENSHOTS = REPO_ROOT / "artifacts" / "screenshots"
 
 
+@dataclass
+class Services:
+    env: dict[str, str]
+    postgres: PostgresServer
+    redis: RedisServer
+
+
 @pytest.fixture(scope="session", autouse=True)
-def plugin_services() -> Iterator[dict[str, str]]:
+def plugin_services() -> Iterator[Services]:
     """Real PostgreSQL and Redis for the whole session, migrated to the latest schema."""
     env = prepare()
     redis_url = env["OMERO_PLUGINS_STATE_REDIS_URL"]
@@ -43,7 +51,7 @@ def plugin_services() -> Iterator[dict[str, str]]:
             migrate(conn)
         finally:
             conn.close()
-        yield {**env, "pg_port": str(pg.port), "redis_port": str(rd.port)}
+        yield Services(env, pg, rd)
     finally:
         from omero_plugin_common import db
 
@@ -59,7 +67,7 @@ def plugin_dsn(dbname: str | None = None) -> str:
 
 
 @pytest.fixture
-def scratch_db(plugin_services: dict[str, str]) -> Iterator[str]:
+def scratch_db(plugin_services: Services) -> Iterator[str]:
     """An empty database (for migration tests); yields its DSN."""
     name = f"scratch_{os.getpid()}_{time.monotonic_ns()}"
     admin = psycopg2.connect(plugin_dsn())
@@ -94,7 +102,7 @@ class WorkerProcess:
         self.queues, self.name, self.logfile = queues, name, logfile
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30) -> WorkerProcess:
+    def start(self, timeout: float = 60) -> WorkerProcess:
         with open(self.logfile, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "omero_plugin_common.celery_app",
@@ -121,14 +129,6 @@ class WorkerProcess:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
 
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
 
 @pytest.fixture
 def celery_worker_factory(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
@@ -141,15 +141,7 @@ def celery_worker_factory(tmp_path: Path) -> Iterator[Callable[..., WorkerProces
 
     yield start
     for worker in workers:
-        worker.stop()
-
-
-@pytest.fixture
-def omero() -> Any:
-    """A fresh in-memory OMERO (the contract-tested test double)."""
-    from omero_test_double import FakeOmero
-
-    return FakeOmero()
+        worker.kill()  # its jobs are over or abandoned; a warm shutdown only costs seconds
 
 
 @pytest.fixture

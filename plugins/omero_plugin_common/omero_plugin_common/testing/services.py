@@ -138,6 +138,11 @@ class RedisServer:
         _wait_for(lambda: _port_open(self.port), f"redis-server on port {self.port}")
         return self
 
+    def restart(self) -> None:
+        """Stop and start again on the same port; without persistence all data is gone."""
+        _stop(self.proc)
+        self.start()
+
     def stop(self) -> None:
         _stop(self.proc)
         shutil.rmtree(self.workdir, ignore_errors=True)

@@ -1,0 +1,47 @@
+"""Every plugin package is registered, mounted by OMERO.web and guarded at start-up."""
+
+import pytest
+from django.apps import apps
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from omero_plugin_common.plugin import installed_plugins
+
+PLUGINS = ["omeroweb_omp_plugin", "omeroweb_upload", "omeroweb_admin_tools",
+           "omeroweb_imaris_connector"]
+
+
+def test_registry_lists_the_platform_first_then_every_plugin():
+    names = [p.name for p in installed_plugins()]
+    assert names[0] == "omero_plugin_common"
+    assert sorted(names[1:]) == sorted(PLUGINS)
+    assert {p.queue for p in installed_plugins()} == {"omp", "upload", "imaris_export", "admin"}
+
+
+def test_omero_web_mounted_every_plugin_from_omero_web_apps():
+    assert list(settings.ADDITIONAL_APPS) == [p.name for p in installed_plugins()]
+    for name in ["omero_plugin_common", *PLUGINS]:
+        assert apps.is_installed(name)
+
+
+@pytest.mark.parametrize("name", PLUGINS)
+def test_plugin_refuses_to_start_without_the_platform_app(name, monkeypatch):
+    monkeypatch.setattr(settings, "INSTALLED_APPS",
+                        tuple(a for a in settings.INSTALLED_APPS if a != "omero_plugin_common"))
+    with pytest.raises(ImproperlyConfigured, match="needs omero_plugin_common"):
+        apps.get_app_config(name).ready()
+
+
+def test_db_command_names_the_missing_setting(monkeypatch, capsys):
+    from omero_plugin_common.config import common_settings
+    from omero_plugin_common.db_cli import main
+
+    monkeypatch.delenv("OMP_DATA_PASS")
+    common_settings.cache_clear()
+    try:
+        assert main(["status"]) == 2
+    finally:
+        monkeypatch.undo()
+        common_settings.cache_clear()
+    assert "OMP_DATA_PASS is required but not set; set the Ansible variable " \
+           "omero_web_plugins_settings.OMP_DATA_PASS" in capsys.readouterr().err
