@@ -33,3 +33,19 @@ printf '%-22s %8s %6s %8s\n' run seconds tasks changed
 printf '%-22s %8s %6s %8s\n' "host boot" "$boot" - -
 printf '%-22s %8s %6s %8s\n' "fresh converge" "$t1" "$n1" "$c1"
 printf '%-22s %8s %6s %8s\n' "idempotent re-run" "$t2" "$n2" "$c2"
+
+# Memory at rest: resident memory of each platform unit's processes (systemd's own accounting
+# needs the memory controller, which lab containers do not have).
+echo
+echo "memory at rest (RSS, MiB):"
+"$lab" exec oae-demo -- sh -c '
+total=0
+for unit in $(systemctl list-units --no-legend --plain --state=running --type=service "omero*" "postgresql@*" "redis-server@*" nginx.service | cut -d" " -f1); do
+    kb=0
+    for pid in $(cat /sys/fs/cgroup/system.slice/$unit/cgroup.procs 2>/dev/null); do
+        kb=$((kb + $(awk "/^VmRSS/ {print \$2}" /proc/$pid/status 2>/dev/null || echo 0)))
+    done
+    printf "  %-34s %6d\n" "$unit" $((kb / 1024)); total=$((total + kb))
+done
+printf "  %-34s %6d\n" total $((total / 1024))'
+

@@ -1,0 +1,102 @@
+"""Behaviour of the postgresql role: two clusters, own units, ports, auth, settings, restarts."""
+
+import time
+
+import pytest
+
+CLUSTERS = {"omero": 5432, "plugin": 5433}
+PASSWORDS = {"omero": "omero-test-password-1", "plugin": "plugin-test-password-1"}
+
+
+def psql_as_postgres(host, port: int, sql: str, db: str = "postgres") -> str:
+    out = host.run(f"runuser -u postgres -- psql -XAtq -p {port} -d {db} -c \"{sql}\"")
+    assert out.rc == 0, out.stderr
+    return out.stdout.strip()
+
+
+def postmaster_pid(host, name: str) -> int:
+    return int(host.run(f"systemctl show -p MainPID --value postgresql@15-{name}").stdout)
+
+
+@pytest.mark.parametrize("name,port", CLUSTERS.items())
+def test_cluster_runs_in_its_own_unit_on_its_port(host, name, port):
+    unit = host.service(f"postgresql@15-{name}")
+    assert unit.is_running and unit.is_enabled
+    assert host.socket(f"tcp://127.0.0.1:{port}").is_listening
+    # The postmaster on this port is the unit's main process, data below the mount point.
+    data_dir = psql_as_postgres(host, port, "SHOW data_directory")
+    assert data_dir == f"/var/lib/postgresql/15/{name}"
+    pid = postmaster_pid(host, name)
+    assert host.file(f"{data_dir}/postmaster.pid").content_string.split()[0] == str(pid)
+
+
+def test_no_default_main_cluster(host):
+    assert not host.file("/etc/postgresql/15/main").exists
+
+
+@pytest.mark.parametrize("name,port", CLUSTERS.items())
+def test_password_login_and_wrong_password_rejected(host, name, port):
+    login = f"psql -XAtq -h 127.0.0.1 -p {port} -U {name} -d {name}"
+    ok = host.run(f"PGPASSWORD={PASSWORDS[name]} {login} -c 'SELECT current_user'")
+    assert ok.rc == 0 and ok.stdout.strip() == name, ok.stderr
+    bad = host.run(f"PGPASSWORD=wrong-password {login} -c 'SELECT 1'")
+    assert bad.rc != 0 and "password authentication failed" in bad.stderr
+    # The superuser cannot log in over TCP at all (no password set, peer only on the socket).
+    su = host.run(f"PGPASSWORD=x psql -XAtq -h 127.0.0.1 -p {port} -U postgres -c 'SELECT 1'")
+    assert su.rc != 0
+
+
+@pytest.mark.parametrize("name,port", CLUSTERS.items())
+def test_passwords_are_scram(host, name, port):
+    stored = psql_as_postgres(host, port, f"SELECT rolpassword FROM pg_authid WHERE rolname = '{name}'")  # noqa: S608
+    assert stored.startswith("SCRAM-SHA-256$")
+
+
+def test_per_cluster_settings_fall_back_to_role_wide(host):
+    # omero: 0.5 of 2048 MiB -> shared_buffers 256MB; plugin: 0.25 -> 128MB, own max_connections.
+    assert psql_as_postgres(host, 5432, "SHOW shared_buffers") == "256MB"
+    assert psql_as_postgres(host, 5433, "SHOW shared_buffers") == "128MB"
+    assert psql_as_postgres(host, 5432, "SHOW max_connections") == "100"
+    assert psql_as_postgres(host, 5433, "SHOW max_connections") == "50"
+    for port in CLUSTERS.values():
+        assert psql_as_postgres(host, port, "SHOW timezone") == "Europe/Zurich"
+        assert psql_as_postgres(host, port, "SHOW data_checksums") == "on"
+
+
+def test_plugin_cluster_listens_on_private_address_with_named_hba(host):
+    addr = host.ansible.get_variables()["ansible_host"]
+    assert host.socket(f"tcp://{addr}:5433").is_listening
+    assert not host.socket(f"tcp://{addr}:5432").is_listening
+    remote = f"PGPASSWORD={PASSWORDS['plugin']} psql -XAtq -h {addr} -p 5433 -U plugin"
+    ok = host.run(f"{remote} -d plugin -c 'SELECT 1'")
+    assert ok.rc == 0, ok.stderr
+    # The hba entry names the plugin database only.
+    denied = host.run(f"{remote} -d postgres -c 'SELECT 1'")
+    assert denied.rc != 0 and "no pg_hba.conf entry" in denied.stderr
+
+
+@pytest.mark.parametrize("name,port", CLUSTERS.items())
+def test_pg_stat_statements_collects(host, name, port):
+    psql_as_postgres(host, port, "SELECT 42", db=name)
+    calls = psql_as_postgres(host, port, "SELECT count(*) FROM pg_stat_statements", db=name)
+    assert int(calls) > 0
+
+
+def test_config_files_not_world_readable(host):
+    hba = host.file("/etc/postgresql/15/omero/pg_hba.conf")
+    assert hba.mode == 0o640 and hba.user == "postgres"
+
+
+@pytest.mark.parametrize("name,port", CLUSTERS.items())
+def test_killed_postmaster_is_restarted_by_systemd(host, name, port):
+    before = postmaster_pid(host, name)
+    host.run(f"kill -9 {before}")
+    deadline = time.time() + 40
+    after = 0
+    while time.time() < deadline:
+        after = postmaster_pid(host, name)
+        if after not in (0, before) and host.run(f"pg_isready -q -h /var/run/postgresql -p {port}").rc == 0:
+            break
+        time.sleep(1)
+    assert after not in (0, before), host.run(f"journalctl -u postgresql@15-{name} -n 30 --no-pager").stdout
+    assert host.run(f"pg_isready -q -h /var/run/postgresql -p {port}").rc == 0
