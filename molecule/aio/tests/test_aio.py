@@ -113,3 +113,35 @@ def test_host_reboot_brings_everything_back(host, address):
     for unit in UNITS:
         assert wait_until(lambda unit=unit: host.service(unit).is_running, 60), unit
     assert run_as_web(host, "omero-plugins-jobs selftest --queue admin --steps 2 --timeout 60").rc == 0
+
+
+def prometheus(host, query_path):
+    out = host.run(f"curl -sS --max-time 10 'http://127.0.0.1:9090/api/v1/{query_path}'")
+    return json.loads(out.stdout)["data"]
+
+
+# Grafana, Loki and Alloy cannot be installed on these machines (docs/verification.md).
+ABSENT_JOBS = {"grafana", "loki", "alloy"}
+ABSENT_PROBES = {"grafana", "loki", "omero_server_4063", "omero_server_4064"}
+
+
+def test_prometheus_scrapes_every_present_service(host):
+    def all_up():
+        targets = prometheus(host, "targets?state=active")["activeTargets"]
+        down = [t["labels"]["job"] for t in targets
+                if t["health"] != "up" and t["labels"]["job"] not in ABSENT_JOBS]
+        return targets and not down
+
+    assert wait_until(all_up, 90), prometheus(host, "targets?state=active")
+    jobs = {t["labels"]["job"] for t in prometheus(host, "targets?state=active")["activeTargets"]}
+    assert {"node", "postgres", "redis", "blackbox", "prometheus"} <= jobs
+
+
+def test_probes_of_present_services_succeed(host):
+    def probes_ok():
+        results = prometheus(host, "query?query=probe_success")["result"]
+        failing = [r["metric"].get("probe") for r in results
+                   if r["value"][1] != "1" and r["metric"].get("probe") not in ABSENT_PROBES]
+        return results and not failing
+
+    assert wait_until(probes_ok, 90), prometheus(host, "query?query=probe_success")
