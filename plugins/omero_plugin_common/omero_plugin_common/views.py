@@ -32,6 +32,25 @@ def plugin_routes(plugin: str) -> list:
     return [path("health/", health, name=f"{plugin}_health")]
 
 
+def page_views(plugin: Any) -> tuple[Any, Any]:
+    """A plugin's landing page and help page (login required), from its templates
+    `<plugin>/index.html` and `<plugin>/help.html`; config reaches the page as one JSON blob."""
+
+    @require_GET
+    @login_required()
+    def index(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
+        context = {"plugin_title": plugin.title, "page_config": {"user": username(conn)}}
+        return render(request, f"{plugin.name}/index.html", context)
+
+    @require_GET
+    @login_required()
+    def help_page(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
+        context = {"plugin_title": f"{plugin.title}: help"}
+        return render(request, f"{plugin.name}/help.html", context)
+
+    return index, help_page
+
+
 def job_payload(job: jobs.Job) -> dict[str, Any]:
     return {
         **job.public(),

@@ -11,11 +11,11 @@ from omero_plugin_common.testing.services import free_port
 
 
 @pytest.fixture
-def world(omero):
-    lab = omero.add_group("lab", "read-annotate")
-    omero.add_user("alice", [lab])
-    omero.add_user("bob", [lab])
-    return omero
+def world(fake_omero):
+    lab = fake_omero.add_group("lab", "read-annotate")
+    fake_omero.add_user("alice", [lab])
+    fake_omero.add_user("bob", [lab])
+    return fake_omero
 
 
 @pytest.fixture

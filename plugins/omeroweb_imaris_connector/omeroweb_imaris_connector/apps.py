@@ -14,4 +14,4 @@ class PluginConfig(AppConfig):
         if "omero_plugin_common" not in settings.INSTALLED_APPS:
             raise ImproperlyConfigured(
                 "omeroweb_imaris_connector needs omero_plugin_common listed before it in "
-                "omero.web.apps (Ansible variable omero_web_apps)")
+                "omero.web.apps (Ansible variable omero_web_plugins)")
