@@ -20,9 +20,6 @@ if [[ -n $existing ]]; then
     exit 0
 fi
 
-for header in Python.h openssl/ssl.h bzlib.h; do
-    if ! "$python" -c "import sysconfig,os,sys; sys.exit(0)" 2>/dev/null; then :; fi
-done
 incdir=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
 [[ -f $incdir/Python.h ]] || { echo "error: Python headers missing for $python (install python3-dev)" >&2; exit 1; }
 [[ -f /usr/include/openssl/ssl.h ]] || { echo "error: OpenSSL headers missing (install libssl-dev)" >&2; exit 1; }
