@@ -114,17 +114,25 @@ def _chunks(shape: tuple[int, int, int], options: WriteOptions) -> tuple[int, in
 
 def _downsample(block: np.ndarray, factor_z: int, out_shape: tuple[int, int, int]
                 ) -> np.ndarray:
-    """Mean of 2x2(x2) neighbours; edges are padded by repetition (odd sizes)."""
-    fz, fy, fx = factor_z, 2, 2
+    """Mean of 2x2(x2) neighbours, rounded half up for integers; edges are padded by
+    repetition (odd sizes). Pairwise sums of strided views: several times faster than
+    reshape().mean() on 2 cores."""
     oz, oy, ox = out_shape
-    pad = [(0, oz * fz - block.shape[0]), (0, oy * fy - block.shape[1]),
-           (0, ox * fx - block.shape[2])]
+    pad = [(0, oz * factor_z - block.shape[0]), (0, oy * 2 - block.shape[1]),
+           (0, ox * 2 - block.shape[2])]
     if any(p[1] for p in pad):
         block = np.pad(block, pad, mode="edge")
-    mean = block.reshape(oz, fz, oy, fy, ox, fx).mean(axis=(1, 3, 5), dtype=np.float64)
-    if np.issubdtype(block.dtype, np.integer):
-        mean = np.rint(mean)
-    return mean.astype(block.dtype)
+    integer = np.issubdtype(block.dtype, np.integer)
+    acc = block.astype(np.uint64 if block.dtype == np.uint32 else
+                       np.uint32 if integer else np.float64)
+    acc = acc[:, 0::2, :] + acc[:, 1::2, :]
+    acc = acc[:, :, 0::2] + acc[:, :, 1::2]
+    if factor_z == 2:
+        acc = acc[0::2] + acc[1::2]
+    count = 4 * factor_z
+    if integer:
+        return ((acc + count // 2) // count).astype(block.dtype)
+    return (acc / count).astype(block.dtype)
 
 
 class _Stats:
@@ -141,10 +149,11 @@ class _Stats:
     def add(self, block: np.ndarray) -> None:
         if block.size == 0:
             return
+        if self.exact is not None:  # min and max come from the counts: one pass over the data
+            self.exact += np.bincount(block.ravel(), minlength=self.exact.size).astype(np.uint64)
+            return
         self.minimum = min(self.minimum, float(block.min()))
         self.maximum = max(self.maximum, float(block.max()))
-        if self.exact is not None:
-            self.exact += np.bincount(block.ravel(), minlength=self.exact.size).astype(np.uint64)
 
     def histogram(self, blocks: Callable[[], Iterator[np.ndarray]]) -> np.ndarray:
         low, high = self.range()
@@ -160,6 +169,10 @@ class _Stats:
         return hist
 
     def range(self) -> tuple[float, float]:
+        if self.exact is not None and self.minimum > self.maximum:
+            present = np.flatnonzero(self.exact)
+            if present.size:
+                self.minimum, self.maximum = float(present[0]), float(present[-1])
         if self.minimum > self.maximum:
             return 0.0, 0.0
         return self.minimum, self.maximum
