@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Throughput and peak memory of the .ims writer on a synthetic 5-D uint16 image. Never run by CI.
 
-    .venv-plugins/bin/python benchmarks/ims_export.py [--gib 1.0] [--gzip 1] [--dir /var/tmp]
+    .venv-plugins/bin/python benchmarks/ims_export.py [--gib 1.0] [--gzip 1] [--dir DIR]
 
 Tiles arrive as OMERO sends them (big-endian bytes, converted like PixelsWrapper.getTiles), so
 the numbers cover the writer, HDF5 and the conversion, not the OMERO server or the network.
@@ -22,9 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "omeroweb_imaris_connector"))
-
-from omeroweb_imaris_connector.ims_writer import ImageSpec, WriteOptions, write_ims  # noqa: E402
+from omeroweb_imaris_connector.ims_writer import ImageSpec, WriteOptions, write_ims
 
 X = Y = 2048
 C, T = 2, 4
@@ -72,7 +70,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gib", type=float, default=1.0, help="image size in GiB (default 1)")
     parser.add_argument("--gzip", type=int, default=1, help="gzip level of the second run")
-    parser.add_argument("--dir", default=os.environ.get("TMPDIR", "/var/tmp"))
+    parser.add_argument("--dir", default=tempfile.gettempdir())
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one is not None:
