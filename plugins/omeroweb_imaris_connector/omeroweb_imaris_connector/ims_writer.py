@@ -10,6 +10,7 @@ the finer one already on disk, one output chunk block at a time.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -123,9 +124,10 @@ def _downsample(block: np.ndarray, factor_z: int, out_shape: tuple[int, int, int
     if any(p[1] for p in pad):
         block = np.pad(block, pad, mode="edge")
     integer = np.issubdtype(block.dtype, np.integer)
-    acc = block.astype(np.uint64 if block.dtype == np.uint32 else
-                       np.uint32 if integer else np.float64)
-    acc = acc[:, 0::2, :] + acc[:, 1::2, :]
+    # Summing the first pair into a wider copy keeps temporaries at half the block's size.
+    acc = block[:, 0::2, :].astype(np.uint64 if block.dtype == np.uint32 else
+                                   np.uint32 if integer else np.float64)
+    acc += block[:, 1::2, :]
     acc = acc[:, :, 0::2] + acc[:, :, 1::2]
     if factor_z == 2:
         acc = acc[0::2] + acc[1::2]
@@ -229,18 +231,27 @@ def _write(h5: h5py.File, spec: ImageSpec, read_tiles: ReadTiles, options: Write
     _write_info(h5.create_group("DataSetInfo"), spec)
     dataset_group = h5.create_group("DataSet")
     z_blocks = math.ceil(spec.size_z / min(spec.size_z, options.chunk_z))
-    tiles_per_plane = math.ceil(spec.size_x / options.tile) * math.ceil(spec.size_y / options.tile)
-    total = spec.size_t * spec.size_c * z_blocks * tiles_per_plane
+    blocks_per_slab = math.ceil(spec.size_x / options.tile) * math.ceil(spec.size_y / options.tile)
+    total = spec.size_t * spec.size_c * z_blocks * blocks_per_slab
     done = tiles_read = 0
+    last_report = [0.0]
     stats: dict[tuple[int, int], _Stats] = {}
+
+    def block_written(force: bool = False) -> None:
+        nonlocal done
+        done += 0 if force else 1
+        # At most once a second: each report is a database write (and a cancel check).
+        if progress and (force or time.monotonic() - last_report[0] >= 1.0):
+            last_report[0] = time.monotonic()
+            progress(done, total)
+
     for t in range(spec.size_t):
         for c in range(spec.size_c):
             stat = stats[(t, c)] = _Stats(spec.dtype)
             datasets = [_create_data(dataset_group, level, t, c, shape, spec, options)
                         for level, shape in enumerate(shapes)]
-            n = _fill_level0(datasets[0], spec, t, c, options, read_tiles, stat)
-            tiles_read += n
-            done += z_blocks * tiles_per_plane
+            tiles_read += _fill_level0(datasets[0], spec, t, c, options, read_tiles, stat,
+                                       block_written)
             for level in range(1, len(shapes)):
                 _fill_level(datasets[level - 1], datasets[level], shapes[level - 1],
                             shapes[level], options)
@@ -260,8 +271,7 @@ def _write(h5: h5py.File, spec: ImageSpec, read_tiles: ReadTiles, options: Write
                 group = data.parent
                 group.create_dataset("Histogram", data=hist)
                 _set_attrs(group, HistogramMin=_fmt(low), HistogramMax=_fmt(high))
-            if progress:
-                progress(done, total)
+            block_written(force=True)
     _write_channel_ranges(h5["DataSetInfo"], spec, stats)
     _write_thumbnail(h5, dataset_group, spec, shapes, stats)
     return WriteReport(path="", levels=shapes, tiles_read=tiles_read, bytes_written=0)
@@ -282,7 +292,7 @@ def _create_data(root: h5py.Group, level: int, t: int, c: int, shape: tuple[int,
 
 
 def _fill_level0(data: h5py.Dataset, spec: ImageSpec, t: int, c: int, options: WriteOptions,
-                 read_tiles: ReadTiles, stat: _Stats) -> int:
+                 read_tiles: ReadTiles, stat: _Stats, block_written: Callable[[], None]) -> int:
     """One chunk block at a time: its chunk_z tiles are read, then written as whole chunks."""
     depth = min(spec.size_z, options.chunk_z)
     count = 0
@@ -299,6 +309,7 @@ def _fill_level0(data: h5py.Dataset, spec: ImageSpec, t: int, c: int, options: W
                     count += 1
                 data[z0:z0 + len(planes), y0:y0 + height, x0:x0 + width] = block
                 stat.add(block)
+                block_written()
     return count
 
 

@@ -162,3 +162,50 @@ def test_pyramid_halves_xy_and_z_while_z_is_finer():
     assert shapes[:4] == [(40, 800, 1000), (40, 400, 500), (20, 200, 250), (10, 100, 125)]
     z, y, x = shapes[-2]
     assert z * y * x > 10_000 >= shapes[-1][0] * shapes[-1][1] * shapes[-1][2]
+
+
+def _peak_bytes(tmp_path, planes):
+    import tracemalloc
+
+    spec = ImageSpec(1024, 1024, planes, 1, 1, np.dtype(np.uint16))
+    tile = np.arange(256 * 256, dtype=np.uint16).reshape(256, 256)
+
+    def read(requests):
+        for _z, _c, _t, (_x, _y, w, h) in requests:
+            yield tile[:h, :w].copy()
+
+    tracemalloc.start()
+    try:
+        write_ims(tmp_path / f"m{planes}.ims", spec, read, WriteOptions(compression=None))
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_does_not_grow_with_the_image(tmp_path):
+    """numpy's peak is set by the chunk geometry, not the image: a pyramid step reads 2x2x2
+    chunk blocks of the finer level (8 MiB at uint16 with 8 x 256 x 256 chunks). Once the
+    image is deeper than two chunk blocks (16 planes), doubling it changes nothing."""
+    small, large = _peak_bytes(tmp_path, 32), _peak_bytes(tmp_path, 64)  # 64 and 128 MiB
+    assert large < 1.1 * small, (small, large)
+    assert large < 24 * 2**20, f"peak {large / 2**20:.1f} MiB"
+
+
+def test_progress_counts_blocks_and_can_abort(tmp_path):
+    spec = ImageSpec(300, 200, 3, 2, 1, np.dtype(np.uint8))
+    zeros = np.zeros((256, 256), dtype=np.uint8)
+    reports = []
+
+    def read(requests):
+        return (zeros[:h, :w] for _z, _c, _t, (_x, _y, w, h) in requests)
+
+    write_ims(tmp_path / "p.ims", spec, read, progress=lambda d, t: reports.append((d, t)))
+    assert reports[-1] == (4, 4)  # 2 x 1 tiles of one 3-plane block, for each of 2 channels
+    assert [d for d, _ in reports] == sorted(d for d, _ in reports)
+
+    def cancel(done, total):
+        raise RuntimeError("cancelled")
+
+    with pytest.raises(RuntimeError, match="cancelled"):
+        write_ims(tmp_path / "q.ims", spec, read, progress=cancel)
+    assert not (tmp_path / "q.ims").exists()
