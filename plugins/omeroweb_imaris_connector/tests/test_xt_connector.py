@@ -252,14 +252,12 @@ out = os.environ["OUT"]
 root = tk.Tk()
 window = xt.ConnectorWindow(root, core.imaris_application(0), settings_dir=os.environ["SETTINGS"])
 statuses = []
+window.status.trace_add("write", lambda *_: statuses.append(window.status.get()))
 
 def wait(predicate, what, timeout=60):
     deadline = time.time() + timeout
     while time.time() < deadline:
         root.update()
-        text = window.status.get()
-        if not statuses or statuses[-1] != text:
-            statuses.append(text)
         if predicate():
             return
         time.sleep(0.05)
@@ -317,7 +315,9 @@ def test_window_under_xvfb(live, tmp_path):
     (SCREENSHOTS / "result.json").unlink()
     assert result["images"] == ["sample 1.czi  (70x50x4x2x2)"]
     assert any(s.startswith("Connected to http://") for s in result["statuses"])
-    assert any("export" in s for s in result["statuses"])
+    assert "Exporting sample 1.czi…" in result["statuses"]
+    assert any(s.startswith("export succeeded") for s in result["statuses"])
+    assert any(s.startswith("Imported into OMERO: 1 image") for s in result["statuses"])
     calls = [json.loads(line) for line in imaris_log.read_text().splitlines()]
     assert [c[0] for c in calls] == ["FileOpen", "FileSave"]
     assert calls[0][1].endswith(".ims") and f"img_{image.id}" in calls[0][1]
