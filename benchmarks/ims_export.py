@@ -53,15 +53,19 @@ def run_one(gib: float, gzip: int, directory: str) -> dict:
     size = X * Y * z * C * T * 2
     with tempfile.TemporaryDirectory(dir=directory) as work:
         path = Path(work) / "bench.ims"
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         report = write_ims(path, spec, synthetic_reader(options.tile), options)
         seconds = time.perf_counter() - start
+        # CPU time: what the writer costs regardless of other load on the machine.
+        cpu_seconds = time.process_time() - cpu_start
         file_bytes = path.stat().st_size
     return {
         "shape_xyzct": [X, Y, z, C, T], "compression": f"gzip {gzip}" if gzip else "none",
         "image_mib": round(size / 2**20), "file_mib": round(file_bytes / 2**20),
         "levels": len(report.levels), "seconds": round(seconds, 1),
-        "mb_per_s": round(size / 1e6 / seconds, 1),
+        "mb_per_s": round(size / 1e6 / seconds, 1), "cpu_seconds": round(cpu_seconds, 1),
+        "mb_per_cpu_s": round(size / 1e6 / cpu_seconds, 1),
+        "load": round(os.getloadavg()[0], 1),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 
@@ -85,7 +89,8 @@ def main() -> int:
         print(f"{result['compression']:>8}: {result['image_mib']} MiB image "
               f"{result['shape_xyzct']} -> {result['file_mib']} MiB file, "
               f"{result['levels']} levels, {result['seconds']} s, "
-              f"{result['mb_per_s']} MB/s, peak RSS {result['peak_rss_mib']} MiB")
+              f"{result['mb_per_s']} MB/s ({result['mb_per_cpu_s']} MB per CPU second), "
+              f"peak RSS {result['peak_rss_mib']} MiB, load average {result['load']}")
     return 0
 
 
