@@ -328,3 +328,20 @@ def test_window_under_xvfb(live, tmp_path):
     saved = json.loads((settings_dir / "settings.json").read_text())
     assert "password" not in saved and saved["username"] == "alice"
     assert list(tmp_path.glob("XTOmeroConnector_*.log"))  # the log file, in the temp dir
+
+
+def test_the_extension_imports_only_the_standard_library():
+    import ast
+
+    allowed = set(sys.stdlib_module_names) | {"omero_xt_core", "ImarisLib"}
+    for source in XT_DIR.glob("*.py"):
+        tree = ast.parse(source.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] in allowed, f"{source.name} imports {name}"
