@@ -222,3 +222,18 @@ def test_real_worker_exports_on_the_imaris_export_queue(fake_omero, lab, login_a
     with h5py.File(io.BytesIO(body), "r") as h5:
         np.testing.assert_array_equal(
             h5["DataSet/ResolutionLevel 0/TimePoint 0/Channel 1/Data"][...], planes[0, 1])
+
+
+def test_synchronous_mode_gives_up_with_504_and_the_job(fake_omero, lab, login_as, job_service,
+                                                        monkeypatch):
+    from omeroweb_imaris_connector.config import imaris_settings
+
+    monkeypatch.setenv("OMERO_IMS_EXPORT_TIMEOUT", "1")
+    imaris_settings.cache_clear()
+    login_as(fake_omero.connect("alice"))  # no worker: the job stays queued
+    response = _post(Client(), "/omeroweb_imaris_connector/exports/",
+                     {"image": lab[0].id, "async": False})
+    assert response.status_code == 504
+    body = response.json()
+    assert body["error"]["code"] == "timeout" and body["state"] == "queued"
+    jobs.request_cancel(body["job_id"])  # its message stays in Redis: no later worker runs it
