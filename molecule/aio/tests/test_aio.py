@@ -3,10 +3,14 @@
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from webhost import django_python, run_as_web
 
 ROOT = Path(__file__).resolve().parents[3]
 PLUGINS = ["omero_plugin_common", "omeroweb_omp_plugin", "omeroweb_upload", "omeroweb_admin_tools",
@@ -62,18 +66,58 @@ def test_plugin_pages_redirect_anonymous_users_to_login(address, plugin):
     assert code == "302" and "/webclient/login/" in location, out
 
 
-def run_as_web(host, command):
-    return host.run(
-        "systemd-run --quiet --wait --pipe --collect -p User=omero-web -p Group=omero-web "
-        f"-p EnvironmentFile=/etc/omero-web/plugins.env /opt/omero/web/venv/bin/{command}"
-    )
-
-
 @pytest.mark.parametrize("queue", QUEUES)
 def test_a_real_job_runs_through_each_queue_worker(host, queue):
     out = run_as_web(host, f"omero-plugins-jobs selftest --queue {queue} --steps 3 --timeout 60")
     assert out.rc == 0, out.stdout + out.stderr
     assert f"on queue {queue}: succeeded" in out.stdout
+
+
+# Each third-party app's main view (None: an app with panels only), reversed in OMERO.web's Django.
+APP_VIEWS = {"omero_figure": "figure_index", "omero_iviewer": "omero_iviewer_index",
+             "omero_gallery": "webgallery_index", "omero_mapr": "maprindex_gene",
+             "omero_parade": "parade_index",
+             "omero_fpbioimage": "fpbioimage_index", "omero_autotag": None,
+             "omero_tagsearch": "tagsearch", "omero_web_zarr": "omero_web_zarr_index"}
+APP_PROBE = """
+import json
+from django.conf import settings
+from django.urls import reverse
+print(json.dumps({"apps": list(settings.INSTALLED_APPS), "open_with": settings.OPEN_WITH,
+                  "center": settings.CENTER_PLUGINS, "right": settings.RIGHT_PLUGINS,
+                  "top": settings.TOP_LINKS, "logo": settings.LOGIN_LOGO,
+                  "views": {n: reverse(n) for n in %r}}))
+""" % [v for v in APP_VIEWS.values() if v]
+
+
+@pytest.fixture(scope="module")
+def web_settings(host):
+    return json.loads(django_python(host, APP_PROBE)[-1])
+
+
+def test_third_party_apps_installed_with_their_links_and_panels(web_settings):
+    assert set(APP_VIEWS) <= set(web_settings["apps"])
+    assert {e[0] for e in web_settings["open_with"]} >= {
+        "Image viewer", "omero_figure", "omero_iviewer", "FPBioimage", "web_zarr_vizarr"}
+    assert ["Parade", "omero_parade/init.js.html", "omero_parade"] in web_settings["center"]
+    assert {e[2] for e in web_settings["right"]} >= {"metadata_tab", "preview_tab", "auto_tag_panel"}
+    assert {e[0] for e in web_settings["top"]} >= {"Figure", "Gallery", "Mapr", "Tag Search"}
+
+
+@pytest.mark.parametrize("app", [a for a, v in APP_VIEWS.items() if v])
+def test_third_party_app_pages_answer_through_https(address, web_settings, app):
+    out = front_door(address, web_settings["views"][APP_VIEWS[app]], "-o", "/dev/null",
+                     "-w", "%{http_code} %{redirect_url}")
+    code, _, location = out.partition(" ")
+    # Anonymous users: the page itself, or OMERO.web's login (never 404 or 500).
+    assert code == "200" or (code == "302" and "/login/" in location), out
+
+
+def test_login_page_shows_the_site_logo(address, web_settings):
+    assert web_settings["logo"] == "/branding/logo.png"
+    assert "/branding/logo.png" in front_door(address, "/webclient/login/")
+    assert front_door(address, "/branding/logo.png", "-o", "/dev/null", "-w",
+                      "%{http_code} %{content_type}") == "200 image/png"
 
 
 def test_every_unit_logs_to_journald(host):

@@ -3,12 +3,16 @@ lab network by platform.yml, tested through each web host's front door."""
 
 import json
 import os
-import shlex
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import testinfra
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from webhost import django_python, run_as_web
 
 QUEUES = ["omp", "upload", "imaris_export", "admin"]
 PLUGINS = ["omero_plugin_common", "omeroweb_omp_plugin", "omeroweb_upload", "omeroweb_admin_tools",
@@ -51,14 +55,6 @@ def front_door(h, path, *curl_args):
     return proc.stdout
 
 
-def run_as_web(h, command):
-    return h.run(
-        "systemd-run --quiet --wait --pipe --collect -p User=omero-web -p Group=omero-web "
-        "-p EnvironmentFile=/etc/omero-web/plugins.env "
-        f"-p Environment=OMERODIR=/opt/omero/web/omerodir /opt/omero/web/venv/bin/{command}"
-    )
-
-
 def wait_until(check, timeout=90):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -76,7 +72,7 @@ def test_each_tier_runs_where_the_inventory_puts_it(db, webs, ops):
             assert web.service(unit).is_running and web.service(unit).is_enabled, unit
         for unit in WORKER_UNITS:
             assert not web.service(unit).is_running, f"{unit} runs on a web host"
-    for unit in WORKER_UNITS + ["prometheus"]:
+    for unit in [*WORKER_UNITS, "prometheus"]:
         assert ops.service(unit).is_running and ops.service(unit).is_enabled, unit
     for unit in WEB_UNITS:
         assert not ops.service(unit).is_running, f"{unit} runs on the worker host"
@@ -103,12 +99,10 @@ def test_login_page_on_both_web_hosts(webs):
         assert "OMERO.web - Login" in front_door(web, "/webclient/login/")
 
 
-# Saves a session with a probe value (no argument) or prints the probe of session KEY, through
-# OMERO.web's own Django settings on that host; first line: the session engine and cache alias.
+# Saves a session with a probe value (no argument) or prints the probe of session KEY;
+# first line: the session engine and cache alias OMERO.web uses on that host.
 SESSION_PROBE = """
 import sys
-import django
-django.setup()
 from django.conf import settings
 from django.contrib.sessions.backends.cache import SessionStore
 print(settings.SESSION_ENGINE, settings.SESSION_CACHE_ALIAS)
@@ -123,15 +117,7 @@ else:
 
 
 def session_probe(h, *args):
-    out = h.run(
-        "systemd-run --quiet --wait --pipe --collect -p User=omero-web -p Group=omero-web "
-        "-p EnvironmentFile=/etc/omero-web/plugins.env "
-        "-p Environment=OMERODIR=/opt/omero/web/omerodir "
-        "-p Environment=DJANGO_SETTINGS_MODULE=omeroweb.settings "
-        f"/opt/omero/web/venv/bin/python -c {shlex.quote(SESSION_PROBE)} "
-        + " ".join(shlex.quote(a) for a in args))
-    assert out.rc == 0, out.stderr
-    return out.stdout.strip().splitlines()[-2:]
+    return django_python(h, SESSION_PROBE, *args)[-2:]
 
 
 def test_a_session_saved_on_one_web_host_is_read_on_the_other(webs):

@@ -1,0 +1,23 @@
+"""Helpers of the whole-stack tests: run commands on a web host as OMERO.web runs them."""
+
+import shlex
+
+# The omero-web service's user, environment file and OMERODIR, in a transient unit.
+_AS_WEB = ("systemd-run --quiet --wait --pipe --collect -p User=omero-web -p Group=omero-web "
+           "-p EnvironmentFile=/etc/omero-web/plugins.env "
+           "-p Environment=OMERODIR=/opt/omero/web/omerodir "
+           "-p Environment=DJANGO_SETTINGS_MODULE=omeroweb.settings ")
+
+
+def run_as_web(host, command):
+    """Run a command of the OMERO.web venv (e.g. `omero-plugins-jobs selftest ...`)."""
+    return host.run(_AS_WEB + f"/opt/omero/web/venv/bin/{command}")
+
+
+def django_python(host, code, *args):
+    """Run Python with OMERO.web's Django settings loaded; returns the output lines."""
+    out = host.run(_AS_WEB + "/opt/omero/web/venv/bin/python -c "
+                   + shlex.quote("import django\ndjango.setup()\n" + code) + " "
+                   + " ".join(shlex.quote(a) for a in args))
+    assert out.rc == 0, out.stdout + out.stderr
+    return out.stdout.strip().splitlines()
