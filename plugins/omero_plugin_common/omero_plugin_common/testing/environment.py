@@ -41,6 +41,8 @@ def prepare() -> dict[str, str]:
         "OMERO_PLUGINS_SECRET_KEYS": Fernet.generate_key().decode(),
         "OMERO_PLUGINS_JOB_LEASE_SECONDS": "10",
         "FMP_HASH_SECRET": secrets.token_hex(32),
+        # The test double accepts any password; the value only has to be set.
+        "OMERO_PLUGINS_JOB_SERVICE_PASSWORD": secrets.token_hex(12),
         "OMERODIR": tempfile.mkdtemp(prefix="oae-omerodir-"),
     }
     write_omero_web_config(Path(env["OMERODIR"]), env["OMERO_PLUGINS_TEST_CACHE_REDIS_URL"])
