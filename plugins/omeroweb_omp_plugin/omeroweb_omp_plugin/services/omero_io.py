@@ -122,6 +122,7 @@ def save_map_annotations(conn, rows: Sequence[tuple[ImageRef, list[tuple[str, st
 class ExistingAnnotation:
     id: int
     image_id: int
+    ns: str | None
     pairs: list[tuple[str, str]]
     deletable: bool
 
@@ -142,7 +143,8 @@ def map_annotations_of(conn, image_ids: Sequence[int]) -> list[ExistingAnnotatio
         if not isinstance(child, omero.model.MapAnnotation):
             continue
         pairs = [(nv.name, nv.value) for nv in (child.getMapValue() or [])]
-        found.append(ExistingAnnotation(get_id(child), get_id(link.getParent()), pairs,
+        ns = child.getNs().getValue() if child.getNs() is not None else None
+        found.append(ExistingAnnotation(get_id(child), get_id(link.getParent()), ns, pairs,
                                         bool(child.getDetails().getPermissions().canDelete())))
     return found
 
