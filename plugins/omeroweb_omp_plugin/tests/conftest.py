@@ -35,3 +35,14 @@ def map_values(omero, image):
     """[(ns, pairs)] of the MapAnnotations linked to an image, as alice sees them."""
     conn = omero.connect(image.owner.name)
     return [(a.ns, a.pairs) for a in omero_io.map_annotations_of(conn, [image.id])]
+
+
+@pytest.fixture(autouse=True)
+def clean_plugin_rows(plugin_services):
+    """The plugin database lives for the whole session: start each test without OMP rows."""
+    from omero_plugin_common import db
+
+    with db.transaction() as tx:
+        tx.execute("DELETE FROM omp_variable_sets")
+        tx.execute("DELETE FROM omp_user_settings")
+        tx.execute("DELETE FROM plugin_user_secrets WHERE plugin = 'omeroweb_omp_plugin'")
