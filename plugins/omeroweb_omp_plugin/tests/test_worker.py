@@ -2,8 +2,8 @@
 handed to the worker through a file)."""
 
 import pytest
-from omero_plugin_common import jobs
 
+from omero_plugin_common import jobs
 from omeroweb_omp_plugin.config import omp_settings
 from omeroweb_omp_plugin.services import ownership
 
