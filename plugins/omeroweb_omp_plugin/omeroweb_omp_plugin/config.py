@@ -37,7 +37,7 @@ SETTINGS = SettingsGroup("omeroweb_omp_plugin", (
             default=500, parser=parse_int, minimum=1, maximum=5000, attr="batch_size"),
     Setting("OMP_REGEX_TIME_LIMIT_SECONDS", _VAR + "OMP_REGEX_TIME_LIMIT_SECONDS",
             "Time budget of a user or AI regex over one preview or one job batch.",
-            default=0.5, parser=parse_float, minimum=0.01, maximum=10,
+            default=2.0, parser=parse_float, minimum=0.01, maximum=10,
             attr="regex_time_limit"),
     Setting("OMP_AI_TIMEOUT_SECONDS", _VAR + "OMP_AI_TIMEOUT_SECONDS",
             "Timeout of one request to an AI provider.",

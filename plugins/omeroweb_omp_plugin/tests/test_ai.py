@@ -133,11 +133,11 @@ def test_heuristic_fallback_after_two_bad_answers(providers):
 
 
 def test_timeout_falls_back_quickly(providers):
-    providers.delay = 2.0
+    providers.delay = 3.0
     started = time.monotonic()
     result = ai.suggest_regex("groq", GOOD_KEY, None, NAMES, timeout=0.3)
     assert result["source"] == "fallback" and "unreachable" in result["reason"]
-    assert time.monotonic() - started < 1.9
+    assert time.monotonic() - started < 2.9  # two requests without a timeout: 6 s
 
 
 def test_bad_key_is_an_error_without_the_key_in_it(providers):

@@ -96,7 +96,8 @@ def test_catastrophic_regex_is_stopped_by_the_time_limit():
     started = time.monotonic()
     with pytest.raises(safe_regex.RegexError, match="too long"):
         pattern.split_or_groups("a" * 60 + "b")
-    assert time.monotonic() - started < 1.0
+    # Generous: the machine may be busy; without the limit this would run for ages.
+    assert time.monotonic() - started < 5.0
 
 
 def test_nested_quantifier_redos_cannot_hang():
@@ -108,7 +109,7 @@ def test_nested_quantifier_redos_cannot_hang():
         assert rows[0]["values"] in ([], ["a" * 5000 + "b"])
     except safe_regex.RegexError as exc:
         assert "too long" in str(exc)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 5.0
 
 
 def test_one_budget_for_a_whole_batch():
@@ -117,7 +118,7 @@ def test_one_budget_for_a_whole_batch():
     with pytest.raises(safe_regex.RegexError):
         for _ in range(100):
             pattern.split_or_groups("a" * 40 + "b")
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 5.0  # 100 x 0.3 s without a shared budget
 
 
 @pytest.mark.parametrize("mode", ["separators", "regex"])
@@ -125,14 +126,15 @@ def test_preview_of_10000_filenames_is_fast(mode):
     names = [f"P{i % 90}_HeLa-T-cell_glass_pos{i}_z{i % 5}.ome.tif" for i in range(10_000)]
     settings = ParserSettings.from_dict(
         {"mode": mode, "separators": ["_", "-"], "regex": r"[_]+"})
-    started = time.perf_counter()
-    rows = parsing.preview(names, settings)
-    elapsed = time.perf_counter() - started
-    print(f"\npreview of 10,000 filenames ({mode}): {elapsed * 1000:.0f} ms")
+    started, cpu_started = time.perf_counter(), time.process_time()
+    rows = parsing.preview(names, settings, deadline_seconds=10)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    print(f"\npreview of 10,000 filenames ({mode}): {elapsed * 1000:.0f} ms wall, "
+          f"{cpu * 1000:.0f} ms CPU")
     expected = (["P7", "HeLa", "T-cell", "glass"] if mode == "separators"
                 else ["P7", "HeLa-T-cell", "glass", "pos7"])
     assert len(rows) == 10_000 and rows[7]["values"][:4] == expected
-    assert elapsed < 1.0
+    assert cpu < 1.0  # CPU time: the wall clock depends on how busy the machine is
 
 
 @given(st.lists(WORD, min_size=1, max_size=10), st.sampled_from(["_", ".", " ", "__"]))

@@ -13,7 +13,7 @@ import regex
 
 MAX_PATTERN_LENGTH = 300
 MAX_GROUPS = 20
-DEFAULT_BUDGET_SECONDS = 0.5
+DEFAULT_BUDGET_SECONDS = 2.0
 
 
 class RegexError(ValueError):
