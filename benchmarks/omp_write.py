@@ -67,6 +67,7 @@ def main() -> None:
         ("write again, replacing plugin-owned", "bob", "write",
          {"parser": {"mode": "regex", "regex": "[_]+"}, "delete_mode": "plugin"}),
         ("delete plugin-owned", "bob", "delete_plugin", {}),
+        ("acquisition metadata", "bob", "acquisition", {"delete_mode": "keep"}),
     ):
         conn = omero.connect(user)
         omero.calls.reset()

@@ -39,7 +39,7 @@ urlpatterns = [
     path("delete_all/", views.start_delete_all_job, name=P + "delete_all"),
     path("delete_plugin/", views.start_delete_plugin_job, name=P + "delete_plugin"),
     # GET: a job's progress (owner or admin), with the platform's cancel_url.
-    path("progress/<uuid:job_id>/", views.progress, name=P + "progress"),
+    path("progress/<str:job_id>/", views.progress, name=P + "progress"),
     # Variable sets: GET list, POST save {set_name, var_names}, GET load ?set_name=,
     # POST delete {set_name}.
     path("varsets/", views.varsets, name=P + "varsets"),

@@ -2,7 +2,7 @@ import pytest
 
 from omero_plugin_common import jobs
 from omeroweb_omp_plugin.config import omp_settings
-from omeroweb_omp_plugin.services import omero_io, ownership
+from omeroweb_omp_plugin.services import omero_io, ownership, writing
 
 from .conftest import map_values
 
@@ -109,3 +109,13 @@ def test_acquisition_job_writes_dimensions_and_channels(lab, run_job):
 def test_unknown_dataset_fails_the_job_with_a_reason(lab, run_job):
     job = run_job("omp_write", "alice", dataset_ids=[999999], parser=PARSER)
     assert job.state == "failed" and "not found" in job.error
+
+
+def test_long_acquisition_values_go_to_an_attached_text_file(lab):
+    conn = lab.omero.connect("alice")
+    image = conn.getObject("Image", lab.images[0].id)
+    writing._attach_text(conn, image, "acquisition_metadata.txt", "BF_Notes: " + "x" * 300)
+    files = [a for a in conn.getObject("Image", lab.images[0].id).listAnnotations(
+        ns=omero_io.FULL_METADATA_NS)]
+    assert len(files) == 1 and files[0].getFile().getName() == "acquisition_metadata.txt"
+    assert b"".join(files[0].getFileInChunks()).decode().startswith("BF_Notes: xxx")

@@ -246,3 +246,10 @@ def test_malformed_query_strings_never_give_a_500(lab, login_as, route, key, val
     login_as(lab.omero.connect("alice"))
     response = client.get(PREFIX + route, {key: value})
     assert response.status_code < 500, (route, key, value, response.content[:300])
+
+
+def test_progress_of_a_malformed_or_unknown_job_is_a_json_404(client, lab, as_user):
+    as_user("alice")
+    for job_id in ("not-a-uuid", "00000000-0000-0000-0000-000000000000"):
+        response = client.get(PREFIX + f"progress/{job_id}/")
+        assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
