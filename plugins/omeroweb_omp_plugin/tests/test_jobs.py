@@ -119,3 +119,28 @@ def test_long_acquisition_values_go_to_an_attached_text_file(lab):
         ns=omero_io.FULL_METADATA_NS)]
     assert len(files) == 1 and files[0].getFile().getName() == "acquisition_metadata.txt"
     assert b"".join(files[0].getFileInChunks()).decode().startswith("BF_Notes: xxx")
+
+
+@pytest.mark.parametrize(("level", "written", "state"), [
+    ("private", None, "failed"),        # a member cannot even see the owner's data
+    ("read-only", 0, "succeeded"),      # sees it, may not annotate it
+    ("read-annotate", 2, "succeeded"),
+    ("read-write", 2, "succeeded"),
+])
+def test_a_group_member_writes_where_the_group_level_allows(fake_omero, run_job, level,
+                                                            written, state):
+    group = fake_omero.add_group("g", level)
+    owner = fake_omero.add_user("owner", [group])
+    fake_omero.add_user("member", [group])
+    dataset = fake_omero.add_dataset("D", owner=owner, group=group)
+    for name in ("a_b.tif", "c_d.tif"):
+        fake_omero.add_image(name, owner=owner, group=group, dataset=dataset)
+    job = run_job("omp_write", "member", dataset_ids=[dataset.id], parser=PARSER)
+    assert job.state == state
+    if written is not None:
+        assert job.result["written"] == written
+        assert job.result["not_permitted"] == 2 - written
+    # The owner may always write to their own images (those the member wrote identically
+    # already carry the annotation and are skipped).
+    assert run_job("omp_write", "owner", dataset_ids=[dataset.id], parser=PARSER
+                   ).result["written"] == 2 - (written or 0)
