@@ -42,7 +42,6 @@ def main() -> None:
     os.environ["OMP_WRITE_BATCH_SIZE"] = str(args.batch)
 
     from omero_test_double import FakeOmero
-
     from omeroweb_omp_plugin.services import writing
 
     omero = FakeOmero()
