@@ -219,7 +219,7 @@ def varsets_delete(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResp
 
 
 def _provider(value: Any) -> str:
-    if value not in ai.ENDPOINTS:
+    if not isinstance(value, str) or value not in ai.ENDPOINTS:
         raise RequestError(f"provider must be one of {', '.join(ai.ENDPOINTS)}")
     return value
 

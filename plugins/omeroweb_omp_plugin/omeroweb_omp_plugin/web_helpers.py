@@ -45,8 +45,8 @@ def check_rate_limit(user: str) -> HttpResponse | None:
     cache = caches[common_settings().ratelimit_cache]
     block_key = f"ratelimit:omp-block:{user}"
     if cache.get(block_key):
-        return _blocked_response(max(1, cache.ttl(block_key) if hasattr(cache, "ttl")
-                                     else BLOCK_SECONDS))
+        ttl = cache.ttl(block_key) if hasattr(cache, "ttl") else None  # django-redis has ttl
+        return _blocked_response(ttl if isinstance(ttl, int) and ttl > 0 else BLOCK_SECONDS)
     if not MAJOR_ACTIONS.hit(user).allowed:
         cache.set(block_key, 1, timeout=BLOCK_SECONDS)
         return _blocked_response(BLOCK_SECONDS)

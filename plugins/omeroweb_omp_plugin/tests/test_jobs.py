@@ -23,7 +23,7 @@ def test_write_job_writes_marked_pairs_in_one_batch(lab, run_job):
     job = run_job("omp_write", "alice", dataset_ids=[lab.dataset.id], parser=PARSER)
     assert job.state == "succeeded", job.error
     assert job.result == {"images": 3, "written": 3, "deleted": 0, "not_permitted": 0,
-                          "regex_timeouts": 0}
+                          "regex_timeouts": 0, "no_values": 0}
     assert lab.omero.calls["IUpdate.saveArray"] == 1
     [(ns, pairs)] = map_values(lab.omero, lab.images[2])
     assert ns == omero_io.KV_NAMESPACE
@@ -144,3 +144,9 @@ def test_a_group_member_writes_where_the_group_level_allows(fake_omero, run_job,
     # already carry the annotation and are skipped).
     assert run_job("omp_write", "owner", dataset_ids=[dataset.id], parser=PARSER
                    ).result["written"] == 2 - (written or 0)
+
+
+def test_regex_without_a_match_writes_nothing_and_says_so(lab, run_job):
+    parser = {"mode": "regex", "regex": r"^(X\d+)_(\w+)"}
+    job = run_job("omp_write", "alice", dataset_ids=[lab.dataset.id], parser=parser)
+    assert job.result["written"] == 0 and job.result["no_values"] == 3

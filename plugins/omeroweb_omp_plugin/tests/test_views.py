@@ -253,3 +253,11 @@ def test_progress_of_a_malformed_or_unknown_job_is_a_json_404(client, lab, as_us
     for job_id in ("not-a-uuid", "00000000-0000-0000-0000-000000000000"):
         response = client.get(PREFIX + f"progress/{job_id}/")
         assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("route", ["ai-credentials/test/", "ai-credentials/save/",
+                                   "ai-credentials/delete/"])
+def test_a_provider_that_is_not_text_is_a_400(client, lab, as_user, route):
+    # Found by the property test above: a list once reached a dict lookup (TypeError, 500).
+    as_user("alice")
+    assert post(client, route, {"provider": [], "api_key": "k"}).status_code == 400

@@ -153,7 +153,7 @@ _STYLES = {"groq": "openai", "xai": "openai", "perplexity": "openai", "openai": 
 
 
 def provider(name: str) -> Provider:
-    if name not in _STYLES:
+    if not isinstance(name, str) or name not in _STYLES:
         raise ProviderError(f"unknown provider; choose one of {', '.join(PROVIDERS)}")
     return Provider(name, _STYLES[name])
 

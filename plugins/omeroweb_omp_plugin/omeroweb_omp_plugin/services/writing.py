@@ -62,7 +62,7 @@ def _write(conn: Any, batch: Sequence[omero_io.ImageRef], params: dict[str, Any]
                 if parser.mode == "regex" else None)
     writable = [r for r in batch if r.writable]
     rows = []
-    failed = 0
+    failed = no_values = 0
     for ref in writable:
         try:
             pairs = parsing.pairs_for(ref.name, parser, compiled)
@@ -71,11 +71,13 @@ def _write(conn: Any, batch: Sequence[omero_io.ImageRef], params: dict[str, Any]
             continue
         if pairs:
             rows.append((ref, ownership.with_mark(pairs, settings.hash_secret)))
+        else:
+            no_values += 1
     deleted, rows = _replace_existing(conn, rows, params.get("delete_mode", "keep"),
                                       settings.hash_secret)
     written = omero_io.save_map_annotations(conn, rows)
     return {"written": written, "deleted": deleted, "not_permitted": len(batch) - len(writable),
-            "regex_timeouts": failed}
+            "regex_timeouts": failed, "no_values": no_values}
 
 
 def _replace_existing(conn: Any, rows: list, mode: str, secret: str) -> tuple[int, list]:
