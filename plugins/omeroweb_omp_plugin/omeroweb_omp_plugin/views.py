@@ -233,7 +233,10 @@ def ai_credentials(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResp
 
 def _key_request(request: HttpRequest) -> tuple[str, str]:
     body = parse_json_body(request)
-    return _provider(body.get("provider")), text_field(body, "api_key", ai.MAX_KEY_LENGTH)
+    key = text_field(body, "api_key", ai.MAX_KEY_LENGTH)
+    if not (key.isascii() and key.isprintable()):  # it travels in an HTTP header
+        raise RequestError("api_key must be printable ASCII")
+    return _provider(body.get("provider")), key
 
 
 @omp_view("POST", limited=True)

@@ -76,6 +76,8 @@ def test_regex_mode_with_groups_and_split():
     {"mode": "magic"}, {"separators": []}, {"separators": ["/"]}, {"separators": "_"},
     {"mode": "regex", "regex": "("}, {"mode": "regex", "regex": ""},
     {"mode": "regex", "regex": "a" * 301}, {"mode": "regex", "regex": "(a)" * 21},
+    {"mode": "regex", "regex": "(a{1000}){1000}"}, {"mode": "regex", "regex": "a{2,1001}"},
+    {"mode": "regex", "regex": "((a{10}){10}){11}"},
     {"variables": ["x"] * 11}, {"variables": [1]}, {"variables": ["x" * 129]},
     {"protect_hyphens": "yes"}, {"regex": 5},
 ])

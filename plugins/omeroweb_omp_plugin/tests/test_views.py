@@ -261,3 +261,17 @@ def test_a_provider_that_is_not_text_is_a_400(client, lab, as_user, route):
     # Found by the property test above: a list once reached a dict lookup (TypeError, 500).
     as_user("alice")
     assert post(client, route, {"provider": [], "api_key": "k"}).status_code == 400
+
+
+def test_nul_and_control_characters_are_a_400(client, lab, as_user):
+    # Found by the property test: PostgreSQL text and jsonb cannot hold NUL (it was a 500).
+    as_user("alice")
+    assert client.get(PREFIX + "varsets/load/", {"set_name": "\x00"}).status_code == 400
+    assert post(client, "varsets/save/", {"set_name": "a\x00", "var_names": []}
+                ).status_code == 400
+    assert post(client, "varsets/save/", {"set_name": "a", "var_names": ["\x00"]}
+                ).status_code == 400
+    assert post(client, "user-settings/save/", {"settings": {"mode": "\x00"}}
+                ).status_code == 400
+    assert post(client, "ai-credentials/test/", {"provider": "groq", "api_key": "a\r\nX: y"}
+                ).status_code == 400

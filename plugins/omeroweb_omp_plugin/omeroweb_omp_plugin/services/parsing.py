@@ -95,9 +95,9 @@ def validate_variables(names: object) -> tuple[str, ...]:
         raise ParseError(f"variables must be a list of at most {MAX_VARIABLES} names")
     cleaned = []
     for name in names:
-        if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
+        if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH or "\x00" in name:
             raise ParseError(f"each variable name must be text of at most {MAX_NAME_LENGTH} "
-                             "characters")
+                             "characters, without NUL")
         cleaned.append(name.strip())
     return tuple(cleaned)
 

@@ -14,6 +14,8 @@ import regex
 MAX_PATTERN_LENGTH = 300
 MAX_GROUPS = 20
 DEFAULT_BUDGET_SECONDS = 2.0
+MAX_REPEAT = 1000
+_COUNTED_REPEAT = regex.compile(r"\{(\d+)(?:,(\d*))?\}")
 
 
 class RegexError(ValueError):
@@ -25,6 +27,14 @@ def validate(pattern: str) -> regex.Pattern:
         raise RegexError("the regex is empty")
     if len(pattern) > MAX_PATTERN_LENGTH:
         raise RegexError(f"the regex is longer than {MAX_PATTERN_LENGTH} characters")
+    # Large (or nested) counted repeats make compiling, which no timeout covers, slow;
+    # filenames are short, so the product of all repeat counts is capped.
+    product = 1
+    for low, high in _COUNTED_REPEAT.findall(pattern):
+        product *= max(int(low), int(high or 0), 1)
+        if product > MAX_REPEAT:
+            raise RegexError(f"repeat counts (multiplied together) above {MAX_REPEAT} are "
+                             "not allowed")
     try:
         compiled = regex.compile(pattern, regex.VERSION0)
     except (regex.error, OverflowError, RecursionError) as exc:

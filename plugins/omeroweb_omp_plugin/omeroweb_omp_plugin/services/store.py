@@ -25,7 +25,8 @@ class StoreError(ValueError):
 
 
 def _set_name(name: Any) -> str:
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_SET_NAME:
+    if (not isinstance(name, str) or not name.strip() or len(name) > MAX_SET_NAME
+            or "\x00" in name):  # PostgreSQL text cannot hold NUL
         raise StoreError(f"set_name must be text of 1 to {MAX_SET_NAME} characters")
     return name.strip()
 
@@ -111,6 +112,8 @@ def save_settings(username: str, settings: Any) -> dict[str, Any]:
     if settings.get("ai_provider") not in (None, *ai.PROVIDERS):
         raise StoreError("unknown ai_provider")
     body = json.dumps(settings)
+    if "\\u0000" in body:  # jsonb cannot hold NUL
+        raise StoreError("settings must not contain NUL characters")
     if len(body) > MAX_SETTINGS_BYTES:
         raise StoreError("settings too large", 413)
     with db.transaction() as tx:
