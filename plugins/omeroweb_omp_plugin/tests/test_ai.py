@@ -214,3 +214,9 @@ def test_ai_parse_view_with_the_local_provider(client, lab):
                                            "variables": ["Project"]})
     assert response.status_code == 200
     assert response.json()["rows"][0]["keys"][0] == "Project"
+
+
+def test_key_test_view_stores_nothing(client, providers):
+    tested = _post(client, "ai-credentials/test/", {"provider": "xai", "api_key": GOOD_KEY})
+    assert tested.status_code == 200 and tested.json()["ok"] is True
+    assert client.get("/omeroweb_omp_plugin/ai-credentials/").json()["stored"] == []

@@ -275,3 +275,11 @@ def test_nul_and_control_characters_are_a_400(client, lab, as_user):
                 ).status_code == 400
     assert post(client, "ai-credentials/test/", {"provider": "groq", "api_key": "a\r\nX: y"}
                 ).status_code == 400
+
+
+def test_start_acquisition_job_view(client, lab, as_user, celery_eager, job_service):
+    as_user("alice")
+    response = post(client, "start_acq_job/", {"dataset_ids": [lab.dataset.id]})
+    assert response.status_code == 202
+    progress = client.get(response.json()["progress_url"]).json()
+    assert progress["kind"] == "omp_acquisition" and progress["result"]["written"] == 3

@@ -81,7 +81,9 @@ def dataset_images(conn, dataset_ids: Sequence[int], limit: int | None = None
             seen.setdefault(image.getId(), ImageRef(
                 image.getId(), get_text(image.getName()), group_id(image), can_annotate(image)))
             if limit and len(seen) >= limit:
-                return list(seen.values())
+                break
+        if limit and len(seen) >= limit:
+            break
     return sorted(seen.values(), key=lambda r: (r.name, r.id))
 
 
