@@ -150,3 +150,15 @@ def test_regex_without_a_match_writes_nothing_and_says_so(lab, run_job):
     parser = {"mode": "regex", "regex": r"^(X\d+)_(\w+)"}
     job = run_job("omp_write", "alice", dataset_ids=[lab.dataset.id], parser=parser)
     assert job.result["written"] == 0 and job.result["no_values"] == 3
+
+
+def test_the_image_list_is_recorded_as_the_first_step(lab, run_job):
+    from omero_plugin_common import db
+
+    job = run_job("omp_write", "alice", dataset_ids=[lab.dataset.id], parser=PARSER)
+    with db.transaction() as tx:
+        rows = tx.fetchall("SELECT step, result FROM plugin_job_steps WHERE job_id = %s"
+                           " ORDER BY step", (str(job.id),))
+    steps = {r["step"]: r["result"] for r in rows}
+    assert steps["images"] == sorted(i.id for i in lab.images)
+    assert "write-batch-1" in steps

@@ -35,10 +35,15 @@ def batches(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
 def run(conn: Any, ctx: Context, action: str) -> dict[str, Any]:
     params = ctx.params
     settings = omp_settings()
-    refs = omero_io.dataset_images(conn, params["dataset_ids"])
+    listed = omero_io.dataset_images(conn, params["dataset_ids"])
     if params.get("image_ids"):
         wanted = set(params["image_ids"])
-        refs = [r for r in refs if r.id in wanted]
+        listed = [r for r in listed if r.id in wanted]
+    # The image list is recorded once, so a resumed job cuts the same batches even if the
+    # datasets changed meanwhile (images deleted since are left out).
+    order = ctx.step("images", lambda _tx: [r.id for r in listed])
+    by_id = {r.id: r for r in listed}
+    refs = [by_id[i] for i in order if i in by_id]
     total = len(refs)
     ctx.progress(0, total, f"{total} image(s) in {len(params['dataset_ids'])} dataset(s)")
     handler = _HANDLERS[action]
