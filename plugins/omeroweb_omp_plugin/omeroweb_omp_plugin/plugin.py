@@ -6,5 +6,5 @@ from .config import SETTINGS
 
 PLUGIN = Plugin(
     name="omeroweb_omp_plugin", title="OMP: filename to metadata", queue="omp",
-    settings=SETTINGS,
+    settings=SETTINGS, jobs_module="omeroweb_omp_plugin.jobs",
 )
