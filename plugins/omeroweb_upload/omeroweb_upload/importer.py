@@ -24,6 +24,7 @@ from typing import Protocol
 LOG_LINES = 200  # per file; the original kept up to 1,000 lines per job
 _IMAGE_LINE = re.compile(r"^Image:(\d+)\s*$")
 _GROUP_LINE = re.compile(r"^# Group: ")
+_EXCEPTION = re.compile(r"\w+(Exception|Error)\b")
 
 
 @dataclass(frozen=True)
@@ -130,9 +131,9 @@ class CliImporter:
             return ImportResult(False, images, log,
                                 f"import timed out after {self.import_timeout:g} s")
         if code != 0:
-            reason = next((line for line in reversed(_tail(err, session.key))
-                           if "error" in line.lower() or "exception" in line.lower()),
-                          f"omero import exited with status {code}")
+            errors = [line.strip() for line in _tail(err, session.key)
+                      if " ERROR " in line or _EXCEPTION.search(line)]
+            reason = "; ".join(errors[:2])[:500] or f"omero import exited with status {code}"
             partial = f" ({len(images)} image(s) were created before it failed)" if images else ""
             return ImportResult(False, images, log, reason + partial)
         if not images:
