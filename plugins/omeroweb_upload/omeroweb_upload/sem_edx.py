@@ -137,10 +137,9 @@ def _overlaps(a: tuple, b: tuple, pad: float = 2.0) -> bool:
 def plot_spectrum(spectrum: Spectrum) -> Plot:
     """8.5 x 5 in at 150 dpi; labels placed greedily: raised until they overlap nothing and
     stay inside the axes (the original's genetic search needed 16,000 evaluations)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.transforms import IdentityTransform
 
     fig = Figure(figsize=(8.5, 5), dpi=150, facecolor="#0b1a3a")
     ax = fig.add_subplot(111, facecolor="#0b1a3a")
@@ -157,8 +156,7 @@ def plot_spectrum(spectrum: Spectrum) -> Plot:
     for spine in ax.spines.values():
         spine.set_color("white")
     fig.tight_layout()
-    canvas = fig.canvas
-    renderer = canvas.get_renderer()
+    renderer = FigureCanvasAgg(fig).get_renderer()
     axes_box = ax.get_window_extent(renderer)
     ab = (axes_box.x0, axes_box.y0, axes_box.x1, axes_box.y1)
     placed: list[tuple[float, float, float, float]] = []
@@ -169,7 +167,7 @@ def plot_spectrum(spectrum: Spectrum) -> Plot:
         peak = _height_at(spectrum, label.energy_kev)
         px, py = ax.transData.transform((label.energy_kev, peak))
         text = ax.text(0, 0, label.symbol, color="#0b1a3a", fontsize=8, ha="center",
-                       va="bottom", transform=None, zorder=5,
+                       va="bottom", transform=IdentityTransform(), zorder=5,
                        bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "#f5d90a"})
         box = None
         for dx in (0, 25, -25, 50, -50, 75, -75):
@@ -213,6 +211,7 @@ def attach_spectrum(conn: Any, name: str, raw: bytes, spectrum: Spectrum, image_
     """Attach the text (and the PNG) to the image, or the dataset when no image matches, and
     write an OMERO.table of energy and counts linked to the dataset. Runs as the user."""
     import omero
+    import omero.grid
     from omero.gateway import FileAnnotationWrapper
     from omero.rtypes import rstring
 
@@ -238,12 +237,12 @@ def attach_spectrum(conn: Any, name: str, raw: bytes, spectrum: Spectrum, image_
         table = resources.newTable(repo, name.rsplit(".", 1)[0] + ".h5")
         try:
             n = len(spectrum.counts)
-            columns = [omero.grid.LongColumnI("Image", "", [image_id or 0] * n),
-                       omero.grid.DoubleColumnI("Energy_keV", "", list(spectrum.energy)),
-                       omero.grid.DoubleColumnI("Counts", "", list(spectrum.counts))]
-            table.initialize([omero.grid.LongColumnI("Image", "", []),
-                              omero.grid.DoubleColumnI("Energy_keV", "", []),
-                              omero.grid.DoubleColumnI("Counts", "", [])])
+            columns = [omero.grid.LongColumn("Image", "", [image_id or 0] * n),
+                       omero.grid.DoubleColumn("Energy_keV", "", list(spectrum.energy)),
+                       omero.grid.DoubleColumn("Counts", "", list(spectrum.counts))]
+            table.initialize([omero.grid.LongColumn("Image", "", []),
+                              omero.grid.DoubleColumn("Energy_keV", "", []),
+                              omero.grid.DoubleColumn("Counts", "", [])])
             table.addData(columns)
             original = table.getOriginalFile()
         finally:
