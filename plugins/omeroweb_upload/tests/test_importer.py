@@ -4,6 +4,7 @@ double."""
 
 import json
 import os
+import tempfile
 import time
 
 import pytest
@@ -63,7 +64,8 @@ def test_the_session_key_never_reaches_the_command_line(importer, alice_session,
     assert argv[:7] == ["import", "-s", "omero.example.org", "-p", "4064", "-u", "alice"]
     assert "-k" not in argv and "-w" not in argv
     assert alice_session.key not in repr(alice_session)
-    leftovers = [p for p in os.listdir("/tmp") if p.startswith("omero-upload-session-")]
+    leftovers = [p for p in os.listdir(tempfile.gettempdir())
+                 if p.startswith("omero-upload-session-")]
     assert not leftovers  # the private session store is gone
 
 
