@@ -67,6 +67,9 @@ def main(argv):
         log("ERROR", "no session: cannot log in without a password")
         return 1
     if "slow" in name:
+        if os.environ.get("STANDIN_OMERO_PIDS"):
+            with open(os.environ["STANDIN_OMERO_PIDS"], "a") as pids:
+                pids.write(f"{os.getpid()}\n")
         time.sleep(600)
     if "fail" in name:
         log("ERROR", f"FILE_EXCEPTION: {path}")
