@@ -25,6 +25,8 @@ urlpatterns = [
     path("import/<str:job_id>/", views.start_import, name="omeroweb_upload_import"),
     # GET: projects the user may add datasets to.
     path("projects/", views.projects, name="omeroweb_upload_projects"),
+    # POST an EMSA/MSA file's bytes → its spectrum plot as PNG (400 JSON when malformed).
+    path("sem-edx-preview/", views.sem_edx_preview, name="omeroweb_upload_sem_edx_preview"),
     # GET / POST JSON {settings}: the user's page settings.
     path("user-settings/", views.user_settings, name="omeroweb_upload_user_settings"),
     # GET / POST JSON {settings}: settings of one special method (sem_edx_spectra).

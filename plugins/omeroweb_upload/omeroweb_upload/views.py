@@ -15,7 +15,7 @@ from omero_plugin_common.omero_helpers import can_edit, get_id, get_text, userna
 from omero_plugin_common.views import page_views
 from omero_plugin_common.web import RequestError, handle_request_errors, parse_json_body
 
-from . import services
+from . import sem_edx, services
 from .config import upload_settings
 from .plugin import PLUGIN
 
@@ -39,11 +39,9 @@ def index(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
     config = {
         "user": username(conn),
         "chunkBytes": settings.chunk_bytes,
-        "concurrency": settings.max_active_per_user,
+        "concurrency": 3,  # files sent in parallel (the original's OMERO_WEB_UPLOAD_CONCURRENCY)
         "specialMethods": not settings.disable_special_methods,
-        "urls": {name: reverse(f"omeroweb_upload_{name}") for name in
-                 ("start", "projects", "user_settings")},
-        "jobUrl": reverse("omeroweb_upload_status", args=["00000000-0000-0000-0000-000000000000"]),
+        "base": reverse("omeroweb_upload_index"),
     }
     return render(request, "omeroweb_upload/index.html",
                   {"plugin_title": PLUGIN.title, "page_config": config})
@@ -122,6 +120,21 @@ def projects(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
     found = [{"id": get_id(p), "name": get_text(p.getName())}
              for p in conn.getObjects("Project") if can_edit(p)]
     return JsonResponse({"projects": sorted(found, key=lambda p: p["name"].lower())})
+
+
+@require_POST
+@login_required()
+@handle_request_errors
+def sem_edx_preview(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
+    """An EMSA/MSA file's plot as PNG, before upload; a malformed file gets 400 with why."""
+    length = request.META.get("CONTENT_LENGTH") or ""
+    if not length.isdigit() or not 0 < int(length) <= sem_edx.MAX_BYTES:
+        raise RequestError(f"send the spectrum file (at most {sem_edx.MAX_BYTES} bytes)", 413)
+    try:
+        spectrum = sem_edx.parse_emsa(request.read(int(length)))
+    except sem_edx.SpectrumError as exc:
+        raise RequestError(str(exc), 400, "bad_spectrum") from None
+    return HttpResponse(sem_edx.plot_spectrum(spectrum).png, content_type="image/png")
 
 
 @never_cache
