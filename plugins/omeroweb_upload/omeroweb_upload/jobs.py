@@ -180,6 +180,18 @@ def _import(ctx: JobContext, job: dict[str, Any], acting_for: Any) -> dict[str, 
     return summary
 
 
+def _import_plot(conn: Any, spectrum: sem_edx.Spectrum, path: PurePosixPath, dataset_id: int,
+                 work: Path) -> dict[str, Any]:
+    """The spectrum plot imported as an image of its own (the user's create_figures_images)."""
+    png = work / f"{path.stem}_spectrum.png"
+    png.write_bytes(sem_edx.plot_spectrum(spectrum).png)
+    host, port = _omero_address()
+    owner = conn.getUser().getName()
+    session = OmeroSession(host, port, owner, conn.getEventContext().sessionUuid)
+    result = default_importer().import_file(png, session, dataset_id)
+    return {"ok": result.ok, "image_ids": result.image_ids, "error": result.error}
+
+
 def _attach_spectra(ctx: JobContext, job: dict[str, Any], datasets: dict[str, int],
                     acting_for: Any) -> None:
     """Each spectrum goes to the image of the same name in its folder, else to the dataset."""
@@ -206,6 +218,11 @@ def _attach_spectra(ctx: JobContext, job: dict[str, Any], datasets: dict[str, in
                                       conn, path.name, raw, sp,
                                       images.get(str(path.with_suffix(""))), ds, options,
                                       Path(work)))
+                if options.get("create_figures_images"):
+                    result["plot_image"] = ctx.step(
+                        f"spectrum-image-{f['idx']}", lambda tx, sp=spectrum, path=path,
+                        ds=datasets[f["dataset_name"]]: _import_plot(conn, sp, path, ds,
+                                                                      Path(work)))
                 state, error, log = "imported", None, [json.dumps(result)]
             except sem_edx.SpectrumError as exc:
                 state, error, log = "failed", f"{path.name}: {exc}", []

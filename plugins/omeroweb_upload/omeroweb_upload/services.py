@@ -25,7 +25,7 @@ from .paths import UnsafePath, junk_reason, safe_relative_path
 
 SEM_EDX = "sem_edx_spectra"
 SEM_EDX_DEFAULTS = {"create_tables": True, "create_figures_attachments": True,
-                    "create_figures_images": False}
+                    "create_figures_images": True}  # the original's defaults
 ORPHAN_PREFIX = "Orphaned_images_base_path_import_"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

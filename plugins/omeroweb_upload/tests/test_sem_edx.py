@@ -120,7 +120,8 @@ def test_upload_in_sem_edx_mode_attaches_spectra_for_the_user(
                        "sha256": hashlib.sha256(d).hexdigest()} for p, d in files.items()],
             "special_upload": "sem_edx_spectra", "compatibility_enabled": False,
             "project_id": world["project"].id,
-            "sem_edx_settings": {"create_tables": True, "create_figures_attachments": True}}
+            "sem_edx_settings": {"create_tables": True, "create_figures_attachments": True,
+                                 "create_figures_images": True}}
     job = alice.post_json("/omeroweb_upload/start/", body).json()
     assert [f["import_skip"] for f in job["files"]] == [False, True, True]
     for index, data in enumerate(files.values()):
@@ -133,7 +134,9 @@ def test_upload_in_sem_edx_mode_attaches_spectra_for_the_user(
     assert states["site1/site1.txt"]["state"] == "imported"
     assert states["site1/broken.txt"]["state"] == "failed"
     assert "broken.txt: no #ENDOFDATA marker" in states["site1/broken.txt"]["error"]
-    assert [r["name"] for r in standin_omero.requests_seen] == ["site1.tif"]  # txt not imported
+    # The .txt files are never imported; the plot of the good one is, as an image.
+    assert [r["name"] for r in standin_omero.requests_seen] == ["site1.tif",
+                                                                "site1_spectrum.png"]
     conn = omero.connect("alice")
     image = conn.getObject("Image", states["site1/site1.tif"]["image_ids"][0])
     attached = {a.getFile().getName(): a for a in image.listAnnotations(ns=NAMESPACE)}
@@ -143,6 +146,8 @@ def test_upload_in_sem_edx_mode_attaches_spectra_for_the_user(
                    if d.getName() == "site1")
     tables = [a for a in dataset.listAnnotations(ns=NAMESPACE)]
     assert [t.getFile().getName() for t in tables] == ["site1.h5"]
+    plots = [i.getName() for i in dataset.listChildren()]
+    assert sorted(plots) == ["site1.tif", "site1_spectrum.png"]
     data = omero.tables[tables[0].getFile().getId()]
     assert [h.name for h in data.headers] == ["Image", "Energy_keV", "Counts"]
     assert data.columns[0] == [image.getId()] * 1024
