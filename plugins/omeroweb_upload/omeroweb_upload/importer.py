@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -82,11 +83,29 @@ def _run(argv: list[str], env: dict[str, str], timeout: float) -> tuple[int | No
         return None, out, err
 
 
+_STORE_PREFIX = "omero-upload-session-"
+
+
+def sweep_session_stores(older_than: float) -> int:
+    """Remove stores a killed worker left behind (their sessions expire, but the keys should
+    not stay on disk); only ones older than any import could run, so none is in use."""
+    removed = 0
+    root = Path(tempfile.gettempdir())
+    for entry in root.glob(_STORE_PREFIX + "*"):
+        try:
+            if time.time() - entry.lstat().st_mtime > older_than and entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
+
+
 @contextmanager
 def private_session_store(session: OmeroSession) -> Iterator[str]:
     from omero.util.sessions import SessionsStore
 
-    folder = tempfile.mkdtemp(prefix="omero-upload-session-")  # mode 0700
+    folder = tempfile.mkdtemp(prefix=_STORE_PREFIX)  # mode 0700
     try:
         store = SessionsStore(folder)
         props = {"omero.port": str(session.port)}
@@ -123,6 +142,7 @@ class CliImporter:
         if dataset_id is not None:
             argv += ["-d", str(dataset_id)]
         argv += ["--", str(path)]
+        sweep_session_stores(older_than=self.import_timeout + 3600)
         with private_session_store(session) as store:
             code, out, err = _run(argv, self._env(OMERO_SESSIONDIR=store), self.import_timeout)
         images = parse_image_ids(out)

@@ -56,7 +56,12 @@ def test_import_creates_images_in_the_dataset_as_the_user(importer, alice_sessio
     assert any("==> Summary" in line for line in result.log)
 
 
+def _stores():
+    return {p for p in os.listdir(tempfile.gettempdir()) if p.startswith("omero-upload-session-")}
+
+
 def test_the_session_key_never_reaches_the_command_line(importer, alice_session, tmp_path):
+    before = _stores()
     importer.import_file(_file(tmp_path, "a.tif"), alice_session, None)
     argv_log = (tmp_path / "argv.log").read_text()
     assert alice_session.key not in argv_log
@@ -64,9 +69,20 @@ def test_the_session_key_never_reaches_the_command_line(importer, alice_session,
     assert argv[:7] == ["import", "-s", "omero.example.org", "-p", "4064", "-u", "alice"]
     assert "-k" not in argv and "-w" not in argv
     assert alice_session.key not in repr(alice_session)
-    leftovers = [p for p in os.listdir(tempfile.gettempdir())
-                 if p.startswith("omero-upload-session-")]
-    assert not leftovers  # the private session store is gone
+    assert _stores() <= before  # the private session store is gone
+
+
+def test_stores_left_by_a_killed_worker_are_swept(tmp_path):
+    from omeroweb_upload.importer import sweep_session_stores
+
+    old = tempfile.mkdtemp(prefix="omero-upload-session-")
+    young = tempfile.mkdtemp(prefix="omero-upload-session-")
+    os.utime(old, (time.time() - 9000, time.time() - 9000))
+    try:
+        assert sweep_session_stores(older_than=7200) >= 1
+        assert not os.path.exists(old) and os.path.exists(young)
+    finally:
+        os.rmdir(young)
 
 
 def test_multi_series_file_gives_every_image(importer, alice_session, tmp_path):

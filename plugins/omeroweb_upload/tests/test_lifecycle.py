@@ -302,3 +302,22 @@ def test_property_json_endpoints_never_answer_500(upload_dir, world, session_for
 
     check()
     print(f"JSON endpoints: {seen['n']} generated requests, none answered 5xx")
+
+
+def test_default_size_chunks_stream_past_djangos_memory_limit(upload_dir, world, session_for,
+                                                              monkeypatch):
+    """8 MiB chunks (the default) are far above DATA_UPLOAD_MAX_MEMORY_SIZE: the view reads
+    the stream itself, so Django never buffers or refuses them."""
+    from omeroweb_upload.config import upload_settings
+
+    monkeypatch.setenv("OMERO_UPLOAD_CHUNK_BYTES", str(8 * 1024 * 1024))
+    upload_settings.cache_clear()
+    data = os.urandom(8 * 1024 * 1024 + 10)
+    alice = session_for("alice")
+    job = start(alice, [file_entry("big.tif", data)]).json()
+    too_big = alice.chunk(job["id"], 0, 0, data)
+    assert too_big.status_code == 413
+    first = alice.chunk(job["id"], 0, 0, data[:8 * 1024 * 1024])
+    assert first.status_code == 200 and first.json()["received_bytes"] == 8 * 1024 * 1024
+    last = alice.chunk(job["id"], 0, 8 * 1024 * 1024, data[8 * 1024 * 1024:])
+    assert last.json()["state"] == "uploaded"
