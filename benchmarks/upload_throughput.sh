@@ -35,7 +35,7 @@ web_rss_kb() {  # the omero-web unit's processes (gunicorn master and workers)
 echo "== disk: sequential write of ${size_mib} MiB to ${upload_dir}"
 t0=$(now)
 dd if=/dev/zero of="$work/seq" bs="${chunk_mib}M" count=$((size_mib / chunk_mib)) \
-   oflag=direct conv=fsync status=none
+   conv=fdatasync status=none
 t1=$(now)
 rm -f "$work/seq"
 disk_mbs=$(echo "$size_mib / ($t1 - $t0)" | bc -l)
