@@ -198,11 +198,14 @@ def _attach_spectra(ctx: JobContext, job: dict[str, Any], datasets: dict[str, in
     upload_id = str(job["id"])
     folder = chunks.files_dir(upload_dir(), upload_id)
     options = job["options"].get("sem_edx_settings") or dict(SEM_EDX_DEFAULTS)
+    associations = job["options"].get("sem_edx_associations") or {}
     images: dict[str, int] = {}
+    by_path: dict[str, int] = {}
     for f in _files(upload_id, "state = 'imported'"):
         path = PurePosixPath(f["relative_path"])
         if f["image_ids"]:
             images[str(path.with_suffix(""))] = f["image_ids"][0]
+            by_path[f["relative_path"]] = f["image_ids"][0]
     spectra = _files(upload_id, "state = 'uploaded' AND import_skip"
                      " AND lower(relative_path) LIKE '%%.txt'")
     with acting_for(job["owner"], group_id=job["group_id"]) as conn, \
@@ -216,7 +219,8 @@ def _attach_spectra(ctx: JobContext, job: dict[str, Any], datasets: dict[str, in
                                   path=path, ds=datasets[f["dataset_name"]]:
                                   sem_edx.attach_spectrum(
                                       conn, path.name, raw, sp,
-                                      images.get(str(path.with_suffix(""))), ds, options,
+                                      by_path.get(associations.get(str(path), ""))
+                                      or images.get(str(path.with_suffix(""))), ds, options,
                                       Path(work)))
                 if options.get("create_figures_images"):
                     result["plot_image"] = ctx.step(

@@ -123,6 +123,8 @@ def start(owner: str, body: dict[str, Any], group_id: int | None,
         "batch_size": _int(batch, "batch_size", 1, 10),
         "sem_edx_settings": _sem_edx_settings(body.get("sem_edx_settings"))
         if special else None,
+        "sem_edx_associations": _associations(body.get("sem_edx_associations"), files)
+        if special else {},
     }
     for f in files:
         if f["size"] == 0 and f["sha256"] not in (None, EMPTY_SHA256):
@@ -162,6 +164,27 @@ def start(owner: str, body: dict[str, Any], group_id: int | None,
                  dataset_name_for(relative, orphan)))
         _advance_if_uploaded(tx, str(job_id))
     return status(str(job_id), owner, False)
+
+
+def _associations(raw: Any, files: list[dict[str, Any]]) -> dict[str, str]:
+    """{spectrum path: image file path}, both listed in the job; unlisted spectra go to the
+    image of the same name in their folder."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise RequestError("sem_edx_associations must map spectrum paths to image paths")
+    listed = {f["relative_path"] for f in files}
+    clean = {}
+    for spectrum, image in raw.items():
+        try:
+            pair = (str(safe_relative_path(spectrum)), str(safe_relative_path(image)))
+        except UnsafePath as exc:
+            raise RequestError(f"sem_edx_associations: {exc}") from None
+        if not set(pair) <= listed:
+            raise RequestError(f"sem_edx_associations: {spectrum} → {image} names a file the "
+                               "job does not list")
+        clean[pair[0]] = pair[1]
+    return clean
 
 
 def _sem_edx_settings(raw: Any) -> dict[str, bool]:

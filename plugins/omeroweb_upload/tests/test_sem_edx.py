@@ -115,15 +115,17 @@ def test_upload_in_sem_edx_mode_attaches_spectra_for_the_user(
     omero = world["omero"]
     alice = session_for("alice")
     files = {"site1/site1.tif": b"tif", "site1/site1.txt": make_spectrum(),
-             "site1/broken.txt": make_spectrum(cut=True)}
+             "site1/broken.txt": make_spectrum(cut=True), "site1/overview.tif": b"tif",
+             "site1/spot 2.txt": make_spectrum(title="Spot 2")}
     body = {"files": [{"relative_path": p, "size": len(d),
                        "sha256": hashlib.sha256(d).hexdigest()} for p, d in files.items()],
             "special_upload": "sem_edx_spectra", "compatibility_enabled": False,
             "project_id": world["project"].id,
+            "sem_edx_associations": {"site1/spot 2.txt": "site1/overview.tif"},
             "sem_edx_settings": {"create_tables": True, "create_figures_attachments": True,
                                  "create_figures_images": True}}
     job = alice.post_json("/omeroweb_upload/start/", body).json()
-    assert [f["import_skip"] for f in job["files"]] == [False, True, True]
+    assert [f["import_skip"] for f in job["files"]] == [False, True, True, False, True]
     for index, data in enumerate(files.values()):
         for offset in range(0, len(data), 65536):
             assert alice.chunk(job["id"], index, offset,
@@ -135,8 +137,8 @@ def test_upload_in_sem_edx_mode_attaches_spectra_for_the_user(
     assert states["site1/broken.txt"]["state"] == "failed"
     assert "broken.txt: no #ENDOFDATA marker" in states["site1/broken.txt"]["error"]
     # The .txt files are never imported; the plot of the good one is, as an image.
-    assert [r["name"] for r in standin_omero.requests_seen] == ["site1.tif",
-                                                                "site1_spectrum.png"]
+    assert sorted(r["name"] for r in standin_omero.requests_seen) == [
+        "overview.tif", "site1.tif", "site1_spectrum.png", "spot 2_spectrum.png"]
     conn = omero.connect("alice")
     image = conn.getObject("Image", states["site1/site1.tif"]["image_ids"][0])
     attached = {a.getFile().getName(): a for a in image.listAnnotations(ns=NAMESPACE)}
@@ -145,10 +147,28 @@ def test_upload_in_sem_edx_mode_attaches_spectra_for_the_user(
     dataset = next(d for d in conn.getObject("Project", world["project"].id).listChildren()
                    if d.getName() == "site1")
     tables = [a for a in dataset.listAnnotations(ns=NAMESPACE)]
-    assert [t.getFile().getName() for t in tables] == ["site1.h5"]
+    assert sorted(t.getFile().getName() for t in tables) == ["site1.h5", "spot 2.h5"]
+    tables = [t for t in tables if t.getFile().getName() == "site1.h5"]
+    overview = conn.getObject("Image", states["site1/overview.tif"]["image_ids"][0])
+    assert [a.getFile().getName() for a in overview.listAnnotations(ns=NAMESPACE)] == [
+        "spot 2.txt", "spot 2.png"]
     plots = [i.getName() for i in dataset.listChildren()]
-    assert sorted(plots) == ["site1.tif", "site1_spectrum.png"]
+    assert sorted(plots) == ["overview.tif", "site1.tif", "site1_spectrum.png",
+                             "spot 2_spectrum.png"]
     data = omero.tables[tables[0].getFile().getId()]
     assert [h.name for h in data.headers] == ["Image", "Energy_keV", "Counts"]
     assert data.columns[0] == [image.getId()] * 1024
     assert data.columns[1][100] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("associations, message", [
+    ({"a.txt": "missing.tif"}, "names a file the job does not list"),
+    ({"../a.txt": "a.tif"}, "'..'"),
+    (["a.txt"], "must map spectrum paths"),
+])
+def test_bad_associations_are_refused(upload_dir, world, session_for, associations, message):
+    body = {"files": [{"relative_path": "a.txt", "size": 1}, {"relative_path": "a.tif",
+                                                              "size": 1}],
+            "special_upload": "sem_edx_spectra", "sem_edx_associations": associations}
+    response = session_for("alice").post_json("/omeroweb_upload/start/", body)
+    assert response.status_code == 400 and message in response.json()["error"]["message"]
