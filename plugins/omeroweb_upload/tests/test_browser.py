@@ -69,6 +69,10 @@ def test_upload_confirm_prune_and_import(page, world, tmp_path):
     datasets = list(conn.getObject("Project", world["project"].id).listChildren())
     assert [i.getName() for d in datasets for i in d.listChildren()] == ["a.tif"]
     assert browser.get_log("browser") == []
+    # The choices are the user's settings: a new visit starts from them.
+    browser.refresh()
+    WebDriverWait(browser, 10).until(lambda b: Select(
+        b.find_element(By.ID, "project")).first_selected_option.text == "P1")
 
 
 @pytest.mark.browser

@@ -215,6 +215,7 @@
       }
       if (!job) {
         const semEdx = $("sem-edx").checked;
+        saveSettings();
         job = await postJson("start/", {
           project_id: $("project").value ? Number($("project").value) : null,
           files: Array.from(files.values(), (f) => ({ relative_path: relativePath(f),
@@ -271,10 +272,28 @@
     }
   }
 
+  // The user's choices are kept server-side (per user, any browser).
+  function saveSettings() {
+    postJson("user-settings/", { settings: {
+      project_id: $("project").value || null, compatibility: $("compatibility").checked,
+      sem_edx: $("sem-edx").checked,
+    } }).catch(() => {});  // losing a preference must not stop an upload
+  }
+
   async function init() {
     $("sem-edx-option").hidden = !config.specialMethods;
-    const { projects } = await api("projects/");
+    const [{ projects }, { settings }] = await Promise.all([api("projects/"),
+                                                            api("user-settings/")]);
     for (const p of projects) $("project").append(new Option(p.name, p.id));
+    if (settings.project_id && projects.some((p) => String(p.id) === settings.project_id)) {
+      $("project").value = settings.project_id;
+    }
+    if (typeof settings.compatibility === "boolean") {
+      $("compatibility").checked = settings.compatibility;
+    }
+    if (typeof settings.sem_edx === "boolean" && config.specialMethods) {
+      $("sem-edx").checked = settings.sem_edx;
+    }
     $("start").addEventListener("click", startOrResume);
     $("prune").addEventListener("click", () => act("prune", {
       keep_paths: Array.from(document.querySelectorAll(".keep:checked"), (box) => box.value),
