@@ -24,6 +24,8 @@ def upload_dir(tmp_path, monkeypatch):
 
     with db.transaction() as tx:  # the harness database lives for the whole session
         tx.execute("DELETE FROM upload_jobs")
+        tx.execute("DELETE FROM upload_user_settings")
+        tx.execute("DELETE FROM upload_special_method_settings")
     folder = tmp_path / "uploads"
     folder.mkdir()
     monkeypatch.setenv("OMERO_UPLOAD_DIR", str(folder))

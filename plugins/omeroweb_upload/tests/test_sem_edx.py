@@ -172,3 +172,15 @@ def test_bad_associations_are_refused(upload_dir, world, session_for, associatio
             "special_upload": "sem_edx_spectra", "sem_edx_associations": associations}
     response = session_for("alice").post_json("/omeroweb_upload/start/", body)
     assert response.status_code == 400 and message in response.json()["error"]["message"]
+
+
+def test_special_methods_can_be_turned_off(upload_dir, world, session_for, monkeypatch):
+    from omeroweb_upload.config import upload_settings
+
+    monkeypatch.setenv("OMERO_UPLOAD_DISABLE_SPECIAL_METHODS", "true")
+    upload_settings.cache_clear()
+    body = {"files": [{"relative_path": "a.txt", "size": 1}], "special_upload": "sem_edx_spectra"}
+    response = session_for("alice").post_json("/omeroweb_upload/start/", body)
+    assert response.status_code == 403 and "turned off" in response.json()["error"]["message"]
+    page = session_for("alice").get("/omeroweb_upload/")
+    assert b'"specialMethods": false' in page.content
