@@ -63,8 +63,10 @@ def test_upload_confirm_prune_and_import(page, world, tmp_path):
     browser.find_element(By.ID, "import").click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "job-state"), "done"))
     _shot(browser, "done")
-    row = browser.find_element(By.CSS_SELECTOR, "#job-files tbody tr[data-state=imported]")
-    assert "a.tif" in row.text and "Image" in row.text
+    # The table is re-rendered on each poll: read the row inside the (stale-tolerant) wait.
+    imported = wait.until(lambda b: b.find_element(
+        By.CSS_SELECTOR, "#job-files tbody tr[data-state=imported]").text)
+    assert "a.tif" in imported and "Image" in imported
     conn = world["omero"].connect("alice")
     datasets = list(conn.getObject("Project", world["project"].id).listChildren())
     assert [i.getName() for d in datasets for i in d.listChildren()] == ["a.tif"]
