@@ -64,7 +64,8 @@ def parse_image_ids(stdout: str) -> list[int]:
 
 
 def _tail(text: str, secret: str | None = None) -> list[str]:
-    lines = [line for line in text.splitlines() if line.strip()]
+    # PostgreSQL text and jsonb cannot hold NUL; tool output occasionally contains one.
+    lines = [line.replace("\x00", "") for line in text.splitlines() if line.strip()]
     if secret:
         lines = [line.replace(secret, "***") for line in lines]
     return lines[-LOG_LINES:]

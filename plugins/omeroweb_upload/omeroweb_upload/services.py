@@ -421,13 +421,27 @@ def load_user_settings(user: str) -> dict[str, Any]:
     return row["settings"] if row else {}
 
 
+def _jsonb_text(value: Any) -> str:
+    """JSON that PostgreSQL's jsonb accepts: no NaN or Infinity, no NUL characters."""
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except ValueError:
+        raise RequestError("settings may not contain NaN or Infinity") from None
+    if "\\u0000" in text:
+        raise RequestError("settings may not contain NUL characters")
+    return text
+
+
 def save_user_settings(user: str, settings: Any) -> dict[str, Any]:
-    if not isinstance(settings, dict) or len(json.dumps(settings)) > 16384:
-        raise RequestError("settings must be a JSON object of at most 16 KiB")
+    if not isinstance(settings, dict):
+        raise RequestError("settings must be a JSON object")
+    text = _jsonb_text(settings)
+    if len(text) > 16384:
+        raise RequestError("settings must be at most 16 KiB of JSON")
     with db.transaction() as tx:
         tx.execute("INSERT INTO upload_user_settings (username, settings) VALUES (%s, %s)"
                    " ON CONFLICT (username) DO UPDATE SET settings = EXCLUDED.settings,"
-                   " updated_at = now()", (user, json.dumps(settings)))
+                   " updated_at = now()", (user, text))
     return settings
 
 

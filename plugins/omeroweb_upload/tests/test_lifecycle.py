@@ -290,7 +290,7 @@ def test_property_json_endpoints_never_answer_500(upload_dir, world, session_for
     urls = [u.format(job=job["id"]) for u in POSTS]
     seen = {"n": 0}
 
-    @settings(max_examples=150, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=400, suppress_health_check=list(HealthCheck))
     @given(st.sampled_from(urls), _bodies | st.binary(max_size=40).map(bytes.hex))
     def check(url, body):
         seen["n"] += 1
@@ -321,3 +321,15 @@ def test_default_size_chunks_stream_past_djangos_memory_limit(upload_dir, world,
     assert first.status_code == 200 and first.json()["received_bytes"] == 8 * 1024 * 1024
     last = alice.chunk(job["id"], 0, 8 * 1024 * 1024, data[8 * 1024 * 1024:])
     assert last.json()["state"] == "uploaded"
+
+
+@pytest.mark.parametrize("raw, message", [
+    ('{"settings": {"a": Infinity}}', "NaN or Infinity"),
+    ('{"settings": {"a": NaN}}', "NaN or Infinity"),
+    ('{"settings": {"\\u0000": 1}}', "NUL"),
+    ('{"settings": {"a": "x\\u0000y"}}', "NUL"),
+])
+def test_settings_postgres_cannot_store_are_a_400(upload_dir, world, session_for, raw, message):
+    """Found by the property test: Python's JSON parser accepts what jsonb refuses."""
+    response = session_for("alice").post_json("/omeroweb_upload/user-settings/", raw)
+    assert response.status_code == 400 and message in response.json()["error"]["message"]
