@@ -6,5 +6,5 @@ from .config import SETTINGS
 
 PLUGIN = Plugin(
     name="omeroweb_upload", title="Upload and import", queue="upload",
-    settings=SETTINGS,
+    settings=SETTINGS, jobs_module="omeroweb_upload.jobs",
 )

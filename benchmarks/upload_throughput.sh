@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Upload benchmark (outside CI): a 1 GiB file through nginx and gunicorn into the upload plugin,
+# compared with the sequential write speed of the upload folder's disk, and the growth of the
+# web workers' memory. Run ON the web host (it reads the disk and the omero-web unit's memory):
+#
+#   benchmarks/upload_throughput.sh https://localhost alice 'password' [size-MiB]
+#
+# Environment: UPLOAD_DIR (default /var/lib/omero-plugins/upload), CHUNK_MIB (default 8, must
+# not exceed OMERO_UPLOAD_CHUNK_BYTES), CURL_OPTS (default -k for the self-signed certificate).
+# Passes (exit 0) when throughput >= 70% of the disk's sequential write speed and the web
+# workers grew by less than 100 MB; prints the numbers either way.
+set -euo pipefail
+
+base=${1:?usage: $0 BASE_URL USER PASSWORD [SIZE_MIB]}
+user=${2:?user}
+password=${3:?password}
+size_mib=${4:-1024}
+upload_dir=${UPLOAD_DIR:-/var/lib/omero-plugins/upload}
+chunk_mib=${CHUNK_MIB:-8}
+read -r -a curl_opts <<< "${CURL_OPTS:--k}"
+work=$(mktemp -d "${upload_dir}/.bench-XXXXXX")
+jar=$work/cookies
+trap 'rm -rf "$work"' EXIT
+
+mib=$((1024 * 1024))
+now() { date +%s.%N; }
+web_rss_kb() {  # the omero-web unit's processes (gunicorn master and workers)
+    local cg
+    cg=$(systemctl show -p ControlGroup --value omero-web.service)
+    awk '{print $1}' "/sys/fs/cgroup${cg}/cgroup.procs" 2>/dev/null \
+        | xargs -r -I{} awk '/^VmRSS/ {print $2}' /proc/{}/status 2>/dev/null \
+        | awk '{s += $1} END {print s + 0}'
+}
+
+echo "== disk: sequential write of ${size_mib} MiB to ${upload_dir}"
+t0=$(now)
+dd if=/dev/zero of="$work/seq" bs="${chunk_mib}M" count=$((size_mib / chunk_mib)) \
+   conv=fdatasync status=none
+t1=$(now)
+rm -f "$work/seq"
+disk_mbs=$(echo "$size_mib / ($t1 - $t0)" | bc -l)
+printf 'disk: %.1f MiB/s\n' "$disk_mbs"
+
+echo "== preparing a ${size_mib} MiB random file and its chunk digests"
+head -c $((size_mib * mib)) /dev/urandom > "$work/data"
+file_sha=$(sha256sum "$work/data" | cut -d' ' -f1)
+chunks=$(( (size_mib + chunk_mib - 1) / chunk_mib ))
+declare -a chunk_sha
+for ((i = 0; i < chunks; i++)); do
+    chunk_sha[i]=$(dd if="$work/data" bs="${chunk_mib}M" skip=$i count=1 status=none \
+                   | sha256sum | cut -d' ' -f1)
+done
+
+echo "== logging in to ${base} as ${user}"
+curl -fsS "${curl_opts[@]}" -c "$jar" -b "$jar" "$base/webclient/login/" -o /dev/null
+csrf=$(awk '$6 == "csrftoken" {print $7}' "$jar")
+curl -fsS "${curl_opts[@]}" -c "$jar" -b "$jar" -o /dev/null -e "$base/webclient/login/" \
+     -H "X-CSRFToken: $csrf" --data-urlencode "username=$user" \
+     --data-urlencode "password=$password" -d server=1 -d "csrfmiddlewaretoken=$csrf" \
+     "$base/webclient/login/"
+csrf=$(awk '$6 == "csrftoken" {print $7}' "$jar")
+
+job=$(curl -fsS "${curl_opts[@]}" -b "$jar" -e "$base/omeroweb_upload/" \
+      -H "X-CSRFToken: $csrf" -H "Content-Type: application/json" \
+      -d "{\"files\": [{\"relative_path\": \"bench.bin\", \"size\": $((size_mib * mib)), \"sha256\": \"$file_sha\"}], \"compatibility_enabled\": false}" \
+      "$base/omeroweb_upload/start/" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+echo "job $job"
+
+rss_before=$(web_rss_kb)
+peak=$rss_before
+(while sleep 0.5; do web_rss_kb; done > "$work/rss") & sampler=$!
+t0=$(now)
+for ((i = 0; i < chunks; i++)); do
+    dd if="$work/data" bs="${chunk_mib}M" skip=$i count=1 status=none \
+    | curl -fsS "${curl_opts[@]}" -b "$jar" -e "$base/omeroweb_upload/" -o /dev/null \
+           -H "X-CSRFToken: $csrf" -H "Content-Type: application/octet-stream" \
+           -H "X-Chunk-Sha256: ${chunk_sha[i]}" --data-binary @- \
+           "$base/omeroweb_upload/upload/$job/0/?offset=$((i * chunk_mib * mib))"
+done
+t1=$(now)
+kill "$sampler"
+peak=$(sort -n "$work/rss" | tail -1)
+peak=${peak:-$rss_before}
+
+state=$(curl -fsS "${curl_opts[@]}" -b "$jar" "$base/omeroweb_upload/status/$job/" \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["files"][0]["state"])')
+upload_mbs=$(echo "$size_mib / ($t1 - $t0)" | bc -l)
+ratio=$(echo "$upload_mbs / $disk_mbs" | bc -l)
+growth_mb=$(( (peak - rss_before) / 1024 ))
+printf 'upload: %.1f MiB/s over %d chunks of %d MiB; file state %s\n' \
+       "$upload_mbs" "$chunks" "$chunk_mib" "$state"
+printf 'ratio to disk: %.0f%% (needs >= 70%%)\n' "$(echo "$ratio * 100" | bc -l)"
+printf 'web workers RSS: %d MB before, %d MB peak, growth %d MB (needs < 100 MB)\n' \
+       $((rss_before / 1024)) $((peak / 1024)) "$growth_mb"
+[[ $state == uploaded ]] || { echo "FAIL: the file was not verified"; exit 1; }
+(( $(echo "$ratio >= 0.7" | bc -l) )) || { echo "FAIL: throughput"; exit 1; }
+(( growth_mb < 100 )) || { echo "FAIL: memory"; exit 1; }
+echo "PASS"
