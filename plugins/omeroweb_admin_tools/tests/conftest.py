@@ -19,6 +19,7 @@ JOURNAL_REMOTE = next((p for p in ("/usr/lib/systemd/systemd-journal-remote",
                                    "/lib/systemd/systemd-journal-remote")
                        if Path(p).exists()), None)
 BOOT_ID = "0123456789abcdef0123456789abcdef"
+BOOT_US = 1_700_000_000_000_000
 
 
 @pytest.fixture
@@ -63,8 +64,10 @@ def root_client(fake_omero: Any, login_as: Callable[[Any], Any], people: Any) ->
 def export_entries(entries: Iterable[dict[str, Any]]) -> bytes:
     """Journal export format: KEY=value lines, a blank line after each entry."""
     out = []
-    for number, entry in enumerate(entries, 1):
-        fields = {"__REALTIME_TIMESTAMP": entry["ts_us"], "__MONOTONIC_TIMESTAMP": number,
+    for entry in entries:
+        # One boot that began at BOOT_US: monotonic time runs with the wall clock, as on a host.
+        fields = {"__REALTIME_TIMESTAMP": entry["ts_us"],
+                  "__MONOTONIC_TIMESTAMP": entry["ts_us"] - BOOT_US,
                   "_BOOT_ID": BOOT_ID, "_HOSTNAME": "lab", "PRIORITY": entry.get("priority", 6),
                   "_SYSTEMD_UNIT": entry["unit"],
                   "SYSLOG_IDENTIFIER": entry["unit"].split(".")[0],
