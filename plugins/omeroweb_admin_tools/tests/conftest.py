@@ -96,3 +96,17 @@ def write_journal(tmp_path: Path) -> Callable[[Iterable[dict[str, Any]], str], P
 
 def now_us() -> int:
     return int(time.time() * 1e6)
+
+
+@pytest.fixture
+def http_fake() -> Iterator[tuple[Any, str]]:
+    """(recorder, base URL) of a local HTTP server answering recorded responses."""
+    from .httpfake import Recorder, serve
+
+    recorder = Recorder()
+    server = serve(recorder)
+    try:
+        yield recorder, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
