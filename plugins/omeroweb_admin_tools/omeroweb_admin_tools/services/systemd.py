@@ -70,14 +70,16 @@ def _status(props: dict[str, str]) -> str:
     return "warn"  # inactive: stopped on purpose or never started
 
 
-def unit_health(units: Sequence[str], timeout: float = 10) -> list[dict[str, Any]]:
+def unit_health(units: Sequence[str], timeout: float = 10, via: Sequence[str] = ()
+                ) -> list[dict[str, Any]]:
+    """`via`: an argv prefix that runs systemctl elsewhere (tests use a lab host's ssh)."""
     bad = [u for u in units if not UNIT_NAME.match(u)]
     if bad:
         raise SystemdError(f"not a unit name: {bad[0]!r}")
     if not units:
         return []
     try:
-        done = subprocess.run(systemctl_command(units), capture_output=True, text=True,
+        done = subprocess.run([*via, *systemctl_command(units)], capture_output=True, text=True,
                               timeout=timeout, check=False)
     except FileNotFoundError:
         raise SystemdError("systemctl is not installed on this host") from None
