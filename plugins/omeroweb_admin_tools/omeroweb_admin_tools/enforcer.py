@@ -15,7 +15,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,7 @@ class Commands:
 
 def enforce(data_dir: Path, state_dir: Path, mountinfo: str, commands: Commands) -> dict[str, Any]:
     """One reconcile pass; returns the status written for the admin page."""
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     status: dict[str, Any] = {"checked_at": now, "enforced": False, "message": "",
                               "groups": {}, "applied": {}}
     previous = read_json(state_dir / STATUS_FILE) or {}
@@ -120,7 +120,8 @@ def enforce(data_dir: Path, state_dir: Path, mountinfo: str, commands: Commands)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="omero-quota-enforcer", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="omero-quota-enforcer",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", type=Path,
                         default=Path(os.environ.get("ADMIN_TOOLS_DATA_DIR", "/OMERO")))
     parser.add_argument("--state-dir", type=Path,
@@ -134,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             mountinfo = Path("/proc/self/mountinfo").read_text()
             status = enforce(args.data_dir, args.state_dir, mountinfo, Commands())
         except QuotaError as exc:
-            status = {"checked_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            status = {"checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
                       "enforced": False, "message": str(exc), "groups": {}, "applied": {}}
         # Readable by the web user's group (the directory's group), written only by root.
         write_json_atomic(args.state_dir / STATUS_FILE, status, mode=0o644)

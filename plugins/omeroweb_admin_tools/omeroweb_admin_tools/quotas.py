@@ -10,7 +10,7 @@ import math
 import os
 import re
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +116,7 @@ def apply_updates(state: dict[str, Any], updates: list[dict[str, Any]], groups: 
         except QuotaError as exc:
             raise QuotaError(f"update {number} ({name}): {exc}") from None
     new = json.loads(json.dumps(state))
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     for name, quota in planned.items():
         old = new["quotas"].get(name, {}).get("quota_gb")
         if quota is None:

@@ -50,9 +50,9 @@ def admin_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., 
 def people(fake_omero: Any) -> dict[str, Any]:
     lab = fake_omero.add_group("lab", "read-annotate")
     other = fake_omero.add_group("imaging", "private")
-    fake_omero.add_user("alice", [lab, other])
+    alice = fake_omero.add_user("alice", [lab, other])
     fake_omero.add_user("admin2", [lab], admin=True)
-    return {"lab": lab, "imaging": other}
+    return {"lab": lab, "imaging": other, "alice": alice}
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ class Recorder:
 
 def serve(recorder: Recorder) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             parts = urlsplit(self.path)
             recorder.requests.append({"path": parts.path, "raw_path": self.path,
                                       "query": parse_qs(parts.query),

@@ -45,7 +45,8 @@ def check_within(url: str, base_url: str) -> str:
     if any(s in (".", "..") for s in segments):
         raise OutsideBase("URL path has dot segments")
     base_path = base.path.rstrip("/") + "/"
-    if not (raw_path + "/").startswith(base_path) or posixpath.normpath(raw_path) != raw_path.rstrip("/"):
+    outside = not (raw_path + "/").startswith(base_path)
+    if outside or posixpath.normpath(raw_path) != raw_path.rstrip("/"):
         raise OutsideBase("URL path leaves the configured base path")
     return url
 
@@ -61,7 +62,7 @@ def join_base(base_url: str, relative: str, params: list[tuple[str, str]] | None
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
         raise UpstreamError(f"upstream answered a redirect ({code}); redirects are refused")
 
 
@@ -73,7 +74,8 @@ def fetch(url: str, base_url: str, timeout: float, accept: str = "application/js
           ) -> tuple[int, str, bytes]:
     """GET `url` (which must lie under `base_url`): (status, content type, body)."""
     check_within(url, base_url)
-    request = urllib.request.Request(url, headers={"Accept": accept,
+    # check_within allowed only http(s) under the configured base.
+    request = urllib.request.Request(url, headers={"Accept": accept,  # noqa: S310
                                                    "User-Agent": "omeroweb-admin-tools"})
     try:
         with _OPENER.open(request, timeout=timeout) as response:

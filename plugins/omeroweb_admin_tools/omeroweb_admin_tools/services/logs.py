@@ -10,7 +10,7 @@ import subprocess
 import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,7 @@ def _level_passes(level: str, wanted: str | None) -> bool:
 
 
 def _entry(ts_ns: int, source: str, level: str, message: str, cursor: str = "") -> dict[str, Any]:
-    iso = datetime.fromtimestamp(ts_ns / 1e9, tz=timezone.utc).isoformat(timespec="milliseconds")
+    iso = datetime.fromtimestamp(ts_ns / 1e9, tz=UTC).isoformat(timespec="milliseconds")
     return {"ts": iso, "ns": ts_ns, "source": source, "level": level, "message": message,
             "cursor": cursor}
 
@@ -108,12 +108,13 @@ def journal_command(query: LogQuery, directory: str = "") -> list[str]:
     until = f"--until=@{query.until_us / 1e6:.6f}"
     if query.after_journal:
         # Live tail: forward from the last entry the page has, oldest first.
-        return argv + [f"--after-cursor={query.after_journal}", until, "-n", str(query.limit)]
+        return [*argv, f"--after-cursor={query.after_journal}", until, "-n", str(query.limit)]
     since_us = query.since_us
     if query.after_ns is not None:
         since_us = max(since_us, query.after_ns // 1000 + 1)
     # Newest first so that -n keeps the newest entries; read_journal puts them back in order.
-    return argv + [f"--since=@{since_us / 1e6:.6f}", until, "-n", str(query.limit), "--reverse"]
+    return [*argv, f"--since=@{since_us / 1000000.0:.6f}", until, "-n", str(query.limit),
+            "--reverse"]
 
 
 def parse_journal_json(lines: Iterable[bytes | str]) -> list[dict[str, Any]]:
@@ -241,7 +242,7 @@ def _parse_time_ns(line: str) -> int | None:
     match = _LOG_TIME.match(line)
     if not match:
         return None
-    stamp = datetime.fromisoformat(match.group(1).replace(" ", "T")).replace(tzinfo=timezone.utc)
+    stamp = datetime.fromisoformat(match.group(1).replace(" ", "T")).replace(tzinfo=UTC)
     fraction = (match.group(2) or "0").ljust(6, "0")
     return (int(stamp.timestamp()) * 1_000_000 + int(fraction)) * 1000
 
