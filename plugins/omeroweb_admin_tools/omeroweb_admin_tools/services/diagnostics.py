@@ -42,18 +42,31 @@ def tcp(name: str, host: str, port: int, timeout: float) -> dict[str, Any]:
                        f"{exc.strerror or exc}", started)
 
 
+def _exchange(host: str, port: int, send: bytes, size: int, timeout: float) -> bytes | str:
+    """The first bytes the service answers (b"" if it stays silent), or why it could not be
+    reached."""
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except socket.gaierror as exc:
+        return f"cannot resolve {host}: {exc.strerror}"
+    except OSError as exc:
+        return f"{host}:{port} refused or unreachable: {exc.strerror or exc}"
+    with sock:
+        try:
+            sock.settimeout(timeout)
+            sock.sendall(send)
+            return sock.recv(size)
+        except OSError:
+            return b""  # open, but no answer in time: not the service we expect
+
+
 def postgres(name: str, host: str, port: int, timeout: float) -> dict[str, Any]:
     """Speaks the first bytes of PostgreSQL's protocol (SSLRequest), so a different service
     on the port is told apart from PostgreSQL, without credentials."""
     started = time.monotonic()
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.settimeout(timeout)
-            sock.sendall(struct.pack("!ii", 8, 80877103))
-            answer = sock.recv(1)
-    except OSError as exc:
-        return _result(name, "fail", f"{host}:{port} refused or unreachable: "
-                       f"{exc.strerror or exc}", started)
+    answer = _exchange(host, port, struct.pack("!ii", 8, 80877103), 1, timeout)
+    if isinstance(answer, str):
+        return _result(name, "fail", answer, started)
     if answer in (b"S", b"N"):
         return _result(name, "pass", f"PostgreSQL answers on {host}:{port}", started)
     return _result(name, "warn", f"{host}:{port} is open but did not answer like PostgreSQL",
@@ -62,14 +75,9 @@ def postgres(name: str, host: str, port: int, timeout: float) -> dict[str, Any]:
 
 def redis(name: str, host: str, port: int, timeout: float) -> dict[str, Any]:
     started = time.monotonic()
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.settimeout(timeout)
-            sock.sendall(b"PING\r\n")
-            answer = sock.recv(64)
-    except OSError as exc:
-        return _result(name, "fail", f"{host}:{port} refused or unreachable: "
-                       f"{exc.strerror or exc}", started)
+    answer = _exchange(host, port, b"PING\r\n", 64, timeout)
+    if isinstance(answer, str):
+        return _result(name, "fail", answer, started)
     if answer.startswith(b"+PONG"):
         return _result(name, "warn", f"Redis on {host}:{port} answers without a password",
                        started)
