@@ -66,7 +66,7 @@ def test_a_port_that_is_not_postgresql_warns(platform, admin_env, root_client):
 
 
 def test_web_health(platform, admin_env, root_client):
-    recorder, base = platform
+    recorder, _ = platform
     assert _run(root_client, "web")["summary"] == "pass"
     recorder.json("/health/", {"status": "unavailable"}, status=503)
     result = _run(root_client, "web")["results"][0]
