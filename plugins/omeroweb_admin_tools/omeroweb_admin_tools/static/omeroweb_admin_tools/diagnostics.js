@@ -11,7 +11,7 @@ form.addEventListener("submit", async (event) => {
     const body = await postJson(config.runUrl, { check: new FormData(form).get("check") });
     setStatus(summary, `${body.check}: ${body.summary}`, body.summary);
     document.querySelector("#diag-table tbody").replaceChildren(...body.results.map((r) =>
-      row([r.check, r.status, r.reason, r.ms], { status: r.status }))));
+      row([r.check, r.status, r.reason, r.ms], { status: r.status })));
   } catch (error) {
     setStatus(summary, error.message, "fail");
   }

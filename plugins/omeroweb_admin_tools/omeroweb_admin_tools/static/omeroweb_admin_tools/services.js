@@ -28,7 +28,7 @@ async function load() {
     document.querySelector("#units-table tbody").replaceChildren(...body.units.map((u) => row([
       u.unit, `${u.active} (${u.sub})`, duration(u.uptime_seconds), u.restarts,
       bytes(u.memory_bytes), u.cpu_seconds === null ? "–" : `${u.cpu_seconds.toFixed(1)} s`,
-    ], { status: u.status }))));
+    ], { status: u.status })));
     const prom = body.prometheus;
     const host = document.getElementById("host-metrics");
     if (prom.error) {
