@@ -40,6 +40,8 @@ def prepare() -> dict[str, str]:
             f"redis://:{redis_password}@127.0.0.1:{redis_port}/1",
         "OMERO_PLUGINS_SECRET_KEYS": Fernet.generate_key().decode(),
         "OMERO_PLUGINS_JOB_LEASE_SECONDS": "10",
+        # The test double accepts any password; the value only has to be set.
+        "OMERO_PLUGINS_JOB_SERVICE_PASSWORD": secrets.token_hex(12),
         "OMERODIR": tempfile.mkdtemp(prefix="oae-omerodir-"),
     }
     write_omero_web_config(Path(env["OMERODIR"]), env["OMERO_PLUGINS_TEST_CACHE_REDIS_URL"])

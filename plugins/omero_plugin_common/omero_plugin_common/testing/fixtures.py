@@ -98,18 +98,21 @@ def celery_eager() -> Iterator[Any]:
 class WorkerProcess:
     """A real `celery worker` subprocess on the test Redis and PostgreSQL."""
 
-    def __init__(self, queues: str, name: str, logfile: Path) -> None:
+    def __init__(self, queues: str, name: str, logfile: Path,
+                 app: str = "omero_plugin_common.celery_app",
+                 env: dict[str, str] | None = None) -> None:
         self.queues, self.name, self.logfile = queues, name, logfile
+        self.app, self.env = app, env or {}
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> WorkerProcess:
         with open(self.logfile, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "omero_plugin_common.celery_app",
+                [sys.executable, "-m", "celery", "-A", self.app,
                  "worker", "-Q", self.queues, "-n", self.name, "--concurrency", "1",
                  "--pool", "prefork", "--without-gossip", "--without-mingle", "-l", "info"],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1"},
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -142,6 +145,73 @@ def celery_worker_factory(tmp_path: Path) -> Iterator[Callable[..., WorkerProces
     yield start
     for worker in workers:
         worker.kill()  # its jobs are over or abandoned; a warm shutdown only costs seconds
+
+
+JOB_SERVICE_USER = "job-service"
+
+
+@pytest.fixture
+def job_service(fake_omero: Any) -> Iterator[Any]:
+    """The job-service account (an administrator with Sudo) in the test double, and this
+    process's omero_session logging in to the double: jobs run inline (celery_eager) can
+    act for users. Yields the account's store record."""
+    from omero_plugin_common import omero_session
+    from omero_test_double.login import login_factory
+
+    account = fake_omero.add_user(JOB_SERVICE_USER, admin=True, privileges=["Sudo"])
+    previous = omero_session.use_gateway_factory(login_factory(fake_omero))
+    try:
+        yield account
+    finally:
+        omero_session.use_gateway_factory(previous)
+
+
+class FakeOmeroWorker(WorkerProcess):
+    """A real Celery worker acting on a copy of the test's FakeOmero (see
+    omero_test_double.worker): ``share(omero)`` before submitting, ``omero_after(job_id)``
+    for the state including the job's writes."""
+
+    def __init__(self, queues: str, name: str, logfile: Path, state: Path) -> None:
+        super().__init__(queues, name, logfile, app="omero_test_double.worker",
+                         env={"OMERO_TEST_DOUBLE_STATE": str(state)})
+        self.state = state
+
+    def share(self, omero: Any) -> None:
+        omero.dump(self.state)
+
+    def omero_after(self, job_id: Any, timeout: float = 60) -> Any:
+        from omero_plugin_common import jobs
+        from omero_test_double import FakeOmero
+
+        done = Path(f"{self.state}.done")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = jobs.get(job_id)
+            if (job is not None and job.finished and job.task_id and done.exists()
+                    and job.task_id in done.read_text().split()):
+                return FakeOmero.load(self.state)
+            time.sleep(0.1)
+        raise AssertionError(f"job {job_id} not finished by the worker in {timeout} s:\n"
+                             f"{self.log()}")
+
+
+@pytest.fixture
+def fake_omero_worker(tmp_path: Path, fake_omero: Any, job_service: Any
+                      ) -> Iterator[Callable[..., FakeOmeroWorker]]:
+    """Start a real worker on the given queues whose OMERO is ``fake_omero`` (shared at start;
+    call ``worker.share(fake_omero)`` again after changing it)."""
+    workers: list[FakeOmeroWorker] = []
+
+    def start(queues: str, name: str | None = None) -> FakeOmeroWorker:
+        worker = FakeOmeroWorker(queues, name or f"{queues}@fake", tmp_path / "worker.log",
+                                 tmp_path / "omero-state.pickle")
+        worker.share(fake_omero)
+        workers.append(worker)
+        return worker.start()
+
+    yield start
+    for worker in workers:
+        worker.kill()
 
 
 @pytest.fixture
