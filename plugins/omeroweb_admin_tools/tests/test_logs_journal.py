@@ -53,6 +53,14 @@ def test_reads_units_oldest_first_with_levels(admin_env, root_client, sample):
     assert levels["message 10 routine"] == "info"   # 6
 
 
+def test_stdout_lines_show_the_level_they_wrote(admin_env, root_client, write_journal):
+    # Gunicorn and Python logging print to stdout: journald stores priority 6 for all of it.
+    write_journal([{"ts_us": now_us() - 1000, "unit": "omero-web.service", "priority": 6,
+                    "message": "[2026-11-22 10:00:00 +0000] [12] [ERROR] Worker timeout"}])
+    entry = _get(root_client, unit="omero-web.service", lookback=60).json()["entries"][0]
+    assert entry["level"] == "error"
+
+
 def test_level_filter_keeps_that_level_and_worse(admin_env, root_client, sample):
     body = _get(root_client, unit=["omero-server.service", "omero-web.service"],
                 level="warn", lookback=600).json()

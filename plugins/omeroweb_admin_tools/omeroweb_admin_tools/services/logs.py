@@ -127,10 +127,13 @@ def parse_journal_json(lines: Iterable[bytes | str]) -> list[dict[str, Any]]:
         if isinstance(message, list):  # journald sends non-UTF-8 messages as byte arrays
             message = bytes(message).decode("utf-8", "replace")
         priority = int(record.get("PRIORITY") or 6)
+        level = _PRIORITY_LEVEL.get(priority, "info")
+        if priority == 6:
+            # A service's stdout arrives as info whatever it says; show the level it wrote.
+            level = level_of_text(message or "")
         source = record.get("_SYSTEMD_UNIT") or record.get("SYSLOG_IDENTIFIER") or "journal"
-        entries.append(_entry(int(record["__REALTIME_TIMESTAMP"]) * 1000, source,
-                              _PRIORITY_LEVEL.get(priority, "info"), message or "",
-                              record["__CURSOR"]))
+        entries.append(_entry(int(record["__REALTIME_TIMESTAMP"]) * 1000, source, level,
+                              message or "", record["__CURSOR"]))
     return entries
 
 
