@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from omeroweb_admin_tools.services import systemd
+from omeroweb_admin_tools.services import logs, systemd
 
 OAELAB = Path(__file__).resolve().parents[3] / "molecule" / "lab" / "oaelab"
 HOST = os.environ.get("ADMIN_TOOLS_TEST_LAB_HOST", "")
@@ -59,6 +59,37 @@ def test_unit_health_from_a_real_systemd(lab_host):
     assert failed["status"] == "fail" and failed["active"] == "failed"
     assert failed["restarts"] >= 2 and failed["uptime_seconds"] is None
     assert by_name["nope.service"]["status"] == "missing"
+
+
+# The sandbox of omero-web.service (roles/omero_web/templates/omero-web.service.j2) that matters
+# for reading the journal and asking systemd.
+WEB_SANDBOX = ["-p", "PrivateUsers=yes", "-p", "ProtectSystem=strict", "-p", "ProtectHome=yes",
+               "-p", "PrivateDevices=yes", "-p", "ProtectProc=invisible",
+               "-p", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+               "-p", "SystemCallFilter=@system-service", "-p", "SystemCallFilter=~@privileged"]
+
+
+@pytest.mark.parametrize(("groups", "readable"), [(["-G", "systemd-journal"], True), ([], False)])
+def test_the_journal_group_is_what_lets_the_sandboxed_web_user_read(lab_host, groups, readable):
+    """omero_web_journal_access: membership of systemd-journal, nothing more, is enough even
+    under the web unit's PrivateUsers=yes sandbox; without it the journal stays closed."""
+    user = "webjournal" if readable else "webplain"
+    subprocess.run([*lab_host, "useradd", "-r", *groups, user], capture_output=True, timeout=60)
+    subprocess.run([*lab_host, "logger", "-t", "admin-test", "journal check"], check=True,
+                   capture_output=True, timeout=60)
+    query = logs.LogQuery(units=["admin-sleep.service", "admin-fail.service"], files=[],
+                          since_us=0, until_us=int(time.time() * 1e6) + 60_000_000, limit=50)
+    argv = logs.journal_command(query)
+    done = subprocess.run([*lab_host, "systemd-run", "--wait", "--pipe", "-q", "-p",
+                           f"User={user}", *WEB_SANDBOX, "--", *argv],
+                          capture_output=True, timeout=120)
+    entries = logs.parse_journal_json(done.stdout.splitlines())
+    if readable:
+        assert {e["source"] for e in entries} <= {"admin-sleep.service", "admin-fail.service"}
+        assert any(e["source"] == "admin-fail.service" for e in entries), done.stderr
+    else:
+        assert entries == []
+        assert b"insufficient permissions" in done.stdout + done.stderr
 
 
 def test_unit_names_are_checked_before_systemctl_runs():

@@ -27,7 +27,7 @@ _WORD_LEVEL = {"TRACE": "debug", "DEBUG": "debug", "INFO": "info", "WARN": "warn
                "CRITICAL": "fatal"}
 _LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)(?:[,.](\d{1,6}))?")
 LOG_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.log(?:\.\d+)?$")
-_FIELDS = "MESSAGE,PRIORITY,_SYSTEMD_UNIT,SYSLOG_IDENTIFIER"
+_FIELDS = "MESSAGE,PRIORITY,_SYSTEMD_UNIT,UNIT,SYSLOG_IDENTIFIER"
 # Bytes read from the end of one OMERO log file: enough for thousands of lines, bounded time.
 FILE_TAIL_BYTES = 4 * 1024 * 1024
 
@@ -131,7 +131,10 @@ def parse_journal_json(lines: Iterable[bytes | str]) -> list[dict[str, Any]]:
         if priority == 6:
             # A service's stdout arrives as info whatever it says; show the level it wrote.
             level = level_of_text(message or "")
-        source = record.get("_SYSTEMD_UNIT") or record.get("SYSLOG_IDENTIFIER") or "journal"
+        # systemd's own messages about a unit (started, failed) come from init.scope with
+        # UNIT= naming the unit: -u selects them, and they belong to that unit.
+        source = (record.get("UNIT") or record.get("_SYSTEMD_UNIT") or
+                  record.get("SYSLOG_IDENTIFIER") or "journal")
         entries.append(_entry(int(record["__REALTIME_TIMESTAMP"]) * 1000, source, level,
                               message or "", record["__CURSOR"]))
     return entries
