@@ -61,6 +61,24 @@ def test_stdout_lines_show_the_level_they_wrote(admin_env, root_client, write_jo
     assert entry["level"] == "error"
 
 
+def test_level_filter_finds_errors_printed_to_stdout(admin_env, root_client, write_journal):
+    base = now_us() - 10_000_000
+    lines = [(6, "[INFO] Booting worker"), (6, "[ERROR] Worker timeout (pid:12)"),
+             (3, "Main process exited, code=exited"), (6, "GET /error-page 200"),
+             (6, "WARNING: slow query"), (6, "ERROR: could not read block in table images")]
+    write_journal([{"ts_us": base + i, "unit": "omero-web.service", "priority": p,
+                    "message": m} for i, (p, m) in enumerate(lines)])
+    errors = _get(root_client, unit="omero-web.service", level="error", lookback=60).json()
+    assert [e["message"] for e in errors["entries"]] == [
+        "[ERROR] Worker timeout (pid:12)", "Main process exited, code=exited",
+        "ERROR: could not read block in table images"]
+    warnings = _get(root_client, unit="omero-web.service", level="warn", lookback=60).json()
+    assert len(warnings["entries"]) == 4
+    both = _get(root_client, unit="omero-web.service", level="error", q="TIMEOUT",
+                lookback=60).json()
+    assert [e["message"] for e in both["entries"]] == ["[ERROR] Worker timeout (pid:12)"]
+
+
 def test_level_filter_keeps_that_level_and_worse(admin_env, root_client, sample):
     body = _get(root_client, unit=["omero-server.service", "omero-web.service"],
                 level="warn", lookback=600).json()

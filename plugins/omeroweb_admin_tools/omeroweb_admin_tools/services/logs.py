@@ -93,18 +93,31 @@ def _entry(ts_ns: int, source: str, level: str, message: str, cursor: str = "") 
 
 # --- journald -------------------------------------------------------------------------------
 
-def journal_command(query: LogQuery, directory: str = "") -> list[str]:
-    """The journalctl argv (no shell): JSON output, only the fields the viewer shows."""
+def _level_words(level: str) -> list[str]:
+    return [word for word, name in _WORD_LEVEL.items() if LEVELS[name] <= LEVELS[level]]
+
+
+def journal_command(query: LogQuery, directory: str = "", stdout_pass: bool = False
+                    ) -> list[str]:
+    """The journalctl argv (no shell): JSON output, only the fields the viewer shows.
+    `stdout_pass`: the priority-6 entries (a service's stdout/stderr) whose text names the
+    wanted level or a worse one, for a level filter of warn, error or fatal."""
     argv = ["journalctl", "--no-pager", "-q", "-o", "json", f"--output-fields={_FIELDS}"]
     if directory:
         argv.append(f"--directory={directory}")
     for unit in query.units:
         argv += ["-u", unit]
-    if query.level:
-        argv += ["-p", str(LEVELS[query.level])]
-    if query.text:
-        # --grep is a PCRE2 pattern: escape so the filter is the literal text, any case.
-        argv += [f"--grep={re.escape(query.text)}", "--case-sensitive=false"]
+    # --grep is a PCRE2 pattern: the text filter is escaped so it stays literal text.
+    text = f"(?i:{re.escape(query.text)})" if query.text else ""
+    if stdout_pass and query.level:
+        words = "|".join(_level_words(query.level))
+        argv += ["-p", "6..6", f"--grep=^(?=.*{text})(?=.*\\b(?:{words})\\b)" if text
+                 else f"--grep=\\b(?:{words})\\b", "--case-sensitive=true"]
+    else:
+        if query.level:
+            argv += ["-p", str(LEVELS[query.level])]
+        if text:
+            argv += [f"--grep={text}", "--case-sensitive=true"]
     until = f"--until=@{query.until_us / 1e6:.6f}"
     if query.after_journal:
         # Live tail: forward from the last entry the page has, oldest first.
@@ -140,10 +153,7 @@ def parse_journal_json(lines: Iterable[bytes | str]) -> list[dict[str, Any]]:
     return entries
 
 
-def read_journal(query: LogQuery, directory: str = "", timeout: float = 10) -> list[dict[str, Any]]:
-    if not query.units:
-        return []
-    argv = journal_command(query, directory)
+def _run_journalctl(argv: list[str], timeout: float) -> list[dict[str, Any]]:
     try:
         done = subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
     except FileNotFoundError:
@@ -155,10 +165,21 @@ def read_journal(query: LogQuery, directory: str = "", timeout: float = 10) -> l
         reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise LogSourceError("journalctl failed: " + (reason[-1] if reason else
                                                       f"exit status {done.returncode}"))
-    entries = parse_journal_json(done.stdout.splitlines())
-    if not query.after_journal:
-        entries.reverse()
-    return entries
+    return parse_journal_json(done.stdout.splitlines())
+
+
+def read_journal(query: LogQuery, directory: str = "", timeout: float = 10) -> list[dict[str, Any]]:
+    if not query.units:
+        return []
+    entries = _run_journalctl(journal_command(query, directory), timeout)
+    if query.level and LEVELS[query.level] < 6:
+        # Most services print to stdout, which journald stores as priority 6 whatever the
+        # line says: a second pass finds those that name the wanted level.
+        seen = {e["cursor"] for e in entries}
+        entries += [e for e in _run_journalctl(journal_command(query, directory, True), timeout)
+                    if e["cursor"] not in seen]
+    entries = [e for e in entries if _level_passes(e["level"], query.level)]
+    return _merge(entries, query)
 
 
 # --- Loki -----------------------------------------------------------------------------------
