@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import math
 import os
 import subprocess
 import sys
@@ -19,7 +20,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .quotas import GIB, STATUS_FILE, QuotaError, load_state, read_json, write_json_atomic
+from .quotas import (
+    GIB,
+    PROJECT_ID_BASE,
+    STATUS_FILE,
+    QuotaError,
+    load_state,
+    read_json,
+    write_json_atomic,
+)
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,27 @@ class Commands:
         self.run(["setquota", "-P", str(project_id), str(kib), str(kib), "0", "0", mount_point])
 
 
+def checked_entry(managed: Path, name: Any, entry: Any) -> tuple[Path, int, int]:
+    """The state file is written by the web user; this runs as root, so nothing in it is
+    trusted: one plain directory name inside ManagedRepository, sane numbers."""
+    if (not isinstance(name, str) or not 0 < len(name) <= 255 or "/" in name or "\0" in name
+            or name in (".", "..")):
+        raise QuotaError("not a plain group directory name")
+    if not isinstance(entry, dict):
+        raise QuotaError("entry is not an object")
+    project_id, quota_gb = entry.get("project_id"), entry.get("quota_gb")
+    if not isinstance(project_id, int) or not PROJECT_ID_BASE <= project_id < 2**31:
+        raise QuotaError("project id out of range")
+    if (not isinstance(quota_gb, (int, float)) or isinstance(quota_gb, bool)
+            or not math.isfinite(quota_gb) or not 0.001 <= quota_gb <= 1e6):
+        raise QuotaError("quota out of range")
+    directory = managed / name
+    if directory.exists() and (directory.is_symlink() or
+                               directory.resolve().parent != managed.resolve()):
+        raise QuotaError("group directory is a link or lies outside ManagedRepository")
+    return directory, project_id, int(quota_gb * GIB // 1024)
+
+
 def enforce(data_dir: Path, state_dir: Path, mountinfo: str, commands: Commands) -> dict[str, Any]:
     """One reconcile pass; returns the status written for the admin page."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
@@ -93,11 +123,14 @@ def enforce(data_dir: Path, state_dir: Path, mountinfo: str, commands: Commands)
         return status
     applied: dict[str, int] = {}
     for name, entry in sorted(state["quotas"].items()):
-        directory = managed / name
+        try:
+            directory, project_id, kib = checked_entry(managed, name, entry)
+        except QuotaError as exc:
+            status["groups"][str(name)[:100]] = f"refused: {exc}"
+            continue
         if not directory.is_dir():
             status["groups"][name] = "waiting: the group has no directory yet"
             continue
-        project_id, kib = int(entry["project_id"]), int(entry["quota_gb"] * GIB // 1024)
         try:
             commands.set_project(directory, project_id)
             commands.set_limit(mount.point, project_id, kib)
@@ -107,6 +140,8 @@ def enforce(data_dir: Path, state_dir: Path, mountinfo: str, commands: Commands)
         applied[name] = project_id
         status["groups"][name] = f"enforced: {entry['quota_gb']:g} GB (project {project_id})"
     for name, project_id in (previous.get("applied") or {}).items():
+        if not isinstance(project_id, int) or not PROJECT_ID_BASE <= project_id < 2**31:
+            continue
         if name not in state["quotas"]:
             try:
                 commands.set_limit(mount.point, int(project_id), 0)
@@ -129,7 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                     "/var/lib/omero-quota")))
     args = parser.parse_args(argv)
     lock_path = args.state_dir / ".enforcer.lock"
-    with open(lock_path, "a") as lock:
+    fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one pass at a time (timer and path unit overlap)
         try:
             mountinfo = Path("/proc/self/mountinfo").read_text()

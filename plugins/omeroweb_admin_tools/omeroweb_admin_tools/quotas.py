@@ -36,10 +36,14 @@ def empty_state() -> dict[str, Any]:
 
 def read_json(path: Path) -> dict[str, Any] | None:
     try:
-        with open(path, encoding="utf-8") as handle:
+        # O_NOFOLLOW: the root enforcer reads files in a directory the web user can write.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, encoding="utf-8") as handle:
             data = json.load(handle)
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise QuotaError(f"{path} cannot be read: {exc.strerror}") from None
     except ValueError as exc:
         raise QuotaError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(data, dict):

@@ -170,3 +170,35 @@ def test_the_deepest_mount_wins(tmp_path):
 def test_the_console_script_is_installed():
     assert shutil.which("omero-quota-enforcer",
                         path=str(Path(sys.executable).parent)) is not None
+
+
+@pytest.mark.parametrize(("name", "entry", "reason"), [
+    ("..", {"quota_gb": 1, "project_id": 200001}, "plain group directory"),
+    ("../../etc", {"quota_gb": 1, "project_id": 200001}, "plain group directory"),
+    ("", {"quota_gb": 1, "project_id": 200001}, "plain group directory"),
+    ("lab", {"quota_gb": 1, "project_id": 0}, "project id"),
+    ("lab", {"quota_gb": 1, "project_id": "200001; reboot"}, "project id"),
+    ("lab", {"quota_gb": float("nan"), "project_id": 200001}, "quota out of range"),
+    ("lab", {"quota_gb": True, "project_id": 200001}, "quota out of range"),
+    ("lab", ["1"], "not an object"),
+    ("linked", {"quota_gb": 1, "project_id": 200001}, "link"),
+])
+def test_a_tampered_state_is_refused_by_the_root_enforcer(data, tmp_path, name, entry, reason):
+    """The web user writes the state; the enforcer runs as root and trusts none of it."""
+    data_dir, state_dir = data
+    (data_dir / "ManagedRepository" / "linked").symlink_to(tmp_path)
+    (state_dir / quotas.STATE_FILE).write_text(json.dumps(
+        {"version": 1, "log": [], "quotas": {name: entry}}))
+    commands = Recorder(tmp_path)
+    status = enforcer.enforce(data_dir, state_dir, _mountinfo(data_dir), commands)
+    assert commands.calls == []
+    assert reason in next(iter(status["groups"].values()))
+
+
+def test_a_symlinked_state_file_is_not_followed(data, tmp_path):
+    data_dir, state_dir = data
+    secret = tmp_path / "secret"
+    secret.write_text('{"version": 1, "quotas": {}, "log": []}')
+    (state_dir / quotas.STATE_FILE).symlink_to(secret)
+    with pytest.raises(quotas.QuotaError, match="cannot be read"):
+        enforcer.enforce(data_dir, state_dir, _mountinfo(data_dir), Recorder(tmp_path))
