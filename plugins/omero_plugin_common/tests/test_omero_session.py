@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from omero_plugin_common import jobs, omero_session
 from omero_plugin_common.config import common_settings
 from omero_test_double import jobs as fake_jobs  # noqa: F401 - registers fake_omero_tag
@@ -34,29 +35,27 @@ def test_a_job_service_without_sudo_is_refused(fake_omero):
     fake_omero.add_user("alice", groups=[fake_omero.add_group("lab")])
     previous = omero_session.use_gateway_factory(login_factory(fake_omero))
     try:
-        with pytest.raises(omero_session.ActingForRefused, match="alice"):
-            with omero_session.acting_for("alice"):
-                pass
+        with (pytest.raises(omero_session.ActingForRefused, match="alice"),
+              omero_session.acting_for("alice")):
+            pass
     finally:
         omero_session.use_gateway_factory(previous)
 
 
 def test_unknown_user_or_group_is_refused(fake_omero, job_service):
     fake_omero.add_user("alice", groups=[fake_omero.add_group("lab")])
-    with pytest.raises(omero_session.ActingForRefused):
-        with omero_session.acting_for("mallory"):
-            pass
-    with pytest.raises(omero_session.ActingForRefused, match="group 99999"):
-        with omero_session.acting_for("alice", group_id=99999):
-            pass
+    with pytest.raises(omero_session.ActingForRefused), omero_session.acting_for("mallory"):
+        pass
+    with (pytest.raises(omero_session.ActingForRefused, match="group 99999"),
+          omero_session.acting_for("alice", group_id=99999)):
+        pass
 
 
 def test_a_failed_login_is_transient_and_names_no_password(fake_omero):
     previous = omero_session.use_gateway_factory(login_factory(fake_omero))
     try:  # no job-service account in this world
-        with pytest.raises(jobs.TransientJobError) as raised:
-            with omero_session.service_session():
-                pass
+        with pytest.raises(jobs.TransientJobError) as raised, omero_session.service_session():
+            pass
     finally:
         omero_session.use_gateway_factory(previous)
     assert common_settings().job_service_password not in str(raised.value)

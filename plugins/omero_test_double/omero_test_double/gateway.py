@@ -256,6 +256,11 @@ class FakeBlitzGateway:
 
         return FakeScriptService(self)
 
+    def getConfigService(self) -> Any:
+        from .server_config import FakeConfigService
+
+        return FakeConfigService(self)
+
     def getSharedResources(self) -> Any:
         from .tables import FakeSharedResources
 

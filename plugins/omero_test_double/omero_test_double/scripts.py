@@ -14,6 +14,7 @@ from omero.rtypes import rint, rstring, unwrap, wrap
 from .calls import counted
 from .contract import fake_of
 from .errors import api_usage
+from .server_config import no_processor_available, take_busy_script_start
 
 if TYPE_CHECKING:
     from .gateway import FakeBlitzGateway
@@ -70,6 +71,8 @@ class FakeScriptService:
     def runScript(self, scriptID: int, inputs: dict[str, Any], waitSecs: int, _ctx: Any = None
                   ) -> FakeScriptProcess:
         script = self._script(scriptID)
+        if take_busy_script_start(self._omero):
+            raise no_processor_available()
         missing = [name for name, spec in script.params.items()
                    if not spec.get("optional", False) and name not in inputs]
         if missing:

@@ -6,5 +6,5 @@ from .config import SETTINGS
 
 PLUGIN = Plugin(
     name="omeroweb_imaris_connector", title="Imaris export", queue="imaris_export",
-    settings=SETTINGS,
+    settings=SETTINGS, jobs_module="omeroweb_imaris_connector.jobs",
 )

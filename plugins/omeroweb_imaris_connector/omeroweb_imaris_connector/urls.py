@@ -11,6 +11,15 @@ urlpatterns = [
     path("", views.index, name="omeroweb_imaris_connector_index"),
     # GET: the help page.
     path("help/", views.help_page, name="omeroweb_imaris_connector_help"),
+    # POST {"image", "async"} (JSON, CSRF): 202 with the job, or the file (synchronous).
+    path("exports/", views.start_export, name="omeroweb_imaris_connector_start"),
+    # GET: the export's status (requester or root; 404 otherwise, 410 once expired).
+    path("exports/<uuid:job_id>/", views.export_status, name="omeroweb_imaris_connector_export"),
+    # GET: the .ims file (Range supported; 409 before it is ready).
+    path("exports/<uuid:job_id>/download/", views.export_download,
+         name="omeroweb_imaris_connector_download"),
+    # The original's route: GET ?job=<id>[&download=1], POST image=<id>[&async=1].
+    path("imaris-export/", views.imaris_export, name="omeroweb_imaris_connector_imaris_export"),
     # GET health/: anonymous, 200 {"status": "ok"} or 503.
     *plugin_routes("omeroweb_imaris_connector"),
 ]

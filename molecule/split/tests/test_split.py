@@ -1,0 +1,192 @@
+"""The platform split over four hosts: each tier where the inventory puts it, wired across the
+lab network by platform.yml, tested through each web host's front door."""
+
+import json
+import os
+import shlex
+import subprocess
+import time
+
+import pytest
+import testinfra
+
+QUEUES = ["omp", "upload", "imaris_export", "admin"]
+PLUGINS = ["omero_plugin_common", "omeroweb_omp_plugin", "omeroweb_upload", "omeroweb_admin_tools",
+           "omeroweb_imaris_connector"]
+SERVER_NAME = "omero.split.test"
+WEB_UNITS = ["omero-web", "nginx"]
+WORKER_UNITS = [f"omero-celery@{q}" for q in QUEUES]
+DATA_UNITS = ["postgresql@15-omero", "postgresql@15-plugin", "redis-server@cache", "redis-server@state"]
+
+
+def lab_host(name):
+    return testinfra.get_host(f"ansible://{name}",
+                              ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+
+
+@pytest.fixture(scope="module")
+def db():
+    return lab_host("split-db")
+
+
+@pytest.fixture(scope="module")
+def webs():
+    return [lab_host("split-web1"), lab_host("split-web2")]
+
+
+@pytest.fixture(scope="module")
+def ops():
+    return lab_host("split-ops")
+
+
+def address_of(h):
+    return h.interface("host0").addresses[0]
+
+
+def front_door(h, path, *curl_args):
+    """curl from the controller to one web host under the site's public name."""
+    proc = subprocess.run(["curl", "-sS", "-k", "--max-time", "20", *curl_args,
+                           "--resolve", f"{SERVER_NAME}:443:{address_of(h)}",
+                           f"https://{SERVER_NAME}{path}"], capture_output=True, text=True)
+    return proc.stdout
+
+
+def run_as_web(h, command):
+    return h.run(
+        "systemd-run --quiet --wait --pipe --collect -p User=omero-web -p Group=omero-web "
+        "-p EnvironmentFile=/etc/omero-web/plugins.env "
+        f"-p Environment=OMERODIR=/opt/omero/web/omerodir /opt/omero/web/venv/bin/{command}"
+    )
+
+
+def wait_until(check, timeout=90):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if check():
+            return True
+        time.sleep(1)
+    return False
+
+
+def test_each_tier_runs_where_the_inventory_puts_it(db, webs, ops):
+    for unit in DATA_UNITS:
+        assert db.service(unit).is_running, unit
+    for web in webs:
+        for unit in WEB_UNITS:
+            assert web.service(unit).is_running and web.service(unit).is_enabled, unit
+        for unit in WORKER_UNITS:
+            assert not web.service(unit).is_running, f"{unit} runs on a web host"
+    for unit in WORKER_UNITS + ["prometheus"]:
+        assert ops.service(unit).is_running and ops.service(unit).is_enabled, unit
+    for unit in WEB_UNITS:
+        assert not ops.service(unit).is_running, f"{unit} runs on the worker host"
+    assert not ops.package("nginx").is_installed
+    assert not ops.socket("tcp://0.0.0.0:80").is_listening
+
+
+def test_data_services_listen_on_loopback_and_the_private_address_only(db):
+    private = address_of(db)
+    for port in (5432, 5433, 6379, 6380):
+        assert db.socket(f"tcp://{private}:{port}").is_listening, port
+        assert not db.socket(f"tcp://0.0.0.0:{port}").is_listening, port
+
+
+@pytest.mark.parametrize("plugin", PLUGINS)
+def test_every_web_host_serves_every_plugin(webs, plugin):
+    for web in webs:
+        body = front_door(web, f"/{plugin}/health/")
+        assert json.loads(body)["status"] == "ok", (web.backend.hostname, body)
+
+
+def test_login_page_on_both_web_hosts(webs):
+    for web in webs:
+        assert "OMERO.web - Login" in front_door(web, "/webclient/login/")
+
+
+# Saves a session with a probe value (no argument) or prints the probe of session KEY, through
+# OMERO.web's own Django settings on that host; first line: the session engine and cache alias.
+SESSION_PROBE = """
+import sys
+import django
+django.setup()
+from django.conf import settings
+from django.contrib.sessions.backends.cache import SessionStore
+print(settings.SESSION_ENGINE, settings.SESSION_CACHE_ALIAS)
+if len(sys.argv) == 1:
+    s = SessionStore()
+    s["probe"] = "split"
+    s.save()
+    print(s.session_key)
+else:
+    print(SessionStore(session_key=sys.argv[1]).load().get("probe"))
+"""
+
+
+def session_probe(h, *args):
+    out = h.run(
+        "systemd-run --quiet --wait --pipe --collect -p User=omero-web -p Group=omero-web "
+        "-p EnvironmentFile=/etc/omero-web/plugins.env "
+        "-p Environment=OMERODIR=/opt/omero/web/omerodir "
+        "-p Environment=DJANGO_SETTINGS_MODULE=omeroweb.settings "
+        f"/opt/omero/web/venv/bin/python -c {shlex.quote(SESSION_PROBE)} "
+        + " ".join(shlex.quote(a) for a in args))
+    assert out.rc == 0, out.stderr
+    return out.stdout.strip().splitlines()[-2:]
+
+
+def test_a_session_saved_on_one_web_host_is_read_on_the_other(webs):
+    web1, web2 = webs
+    engine, key = session_probe(web1)
+    assert engine.endswith("cache sessions"), engine
+    assert session_probe(web2, key)[-1] == "split"
+    assert session_probe(web2, "no-such-session-key")[-1] == "None"
+
+
+@pytest.mark.parametrize("queue", QUEUES)
+def test_a_job_from_a_web_host_runs_on_the_worker_host(webs, ops, queue):
+    out = run_as_web(webs[0], f"omero-plugins-jobs selftest --queue {queue} --steps 2 --timeout 90")
+    assert out.rc == 0, out.stdout + out.stderr
+    assert f"on queue {queue}: succeeded" in out.stdout
+    log = ops.run(f"journalctl -u omero-celery@{queue} --no-pager -q -o cat -n 200").stdout
+    assert "selftest" in log or "run_job" in log, log[-2000:]
+
+
+def test_the_plugin_database_refuses_hosts_outside_the_inventory(db):
+    # The controller is on the lab network but in no tier: pg_hba has no rule for it.
+    proc = subprocess.run(
+        ["psql", "-w", f"host={address_of(db)} port=5433 user=omero_plugins dbname=omero_plugins "
+         "password=split-plugins-db-password-0001 connect_timeout=5", "-c", "select 1"],
+        capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "no pg_hba.conf entry" in proc.stderr, proc.stderr
+
+
+def prometheus(ops, query_path):
+    out = ops.run(f"curl -sS -g --max-time 10 'http://127.0.0.1:9090/api/v1/{query_path}'")
+    return json.loads(out.stdout)["data"]
+
+
+def test_prometheus_scrapes_every_host(ops):
+    def all_up():
+        targets = prometheus(ops, "targets?state=active")["activeTargets"]
+        return targets and all(t["health"] == "up" for t in targets
+                               if t["labels"]["job"] != "blackbox_tcp")
+
+    assert wait_until(all_up), prometheus(ops, "targets?state=active")
+    targets = prometheus(ops, "targets?state=active")["activeTargets"]
+    nodes = {t["labels"].get("host") for t in targets if t["labels"]["job"] == "node"}
+    assert nodes == {"split-db", "split-web1", "split-web2", "split-ops"}
+
+
+def test_probes_reach_both_web_hosts_and_the_data_tier(ops):
+    absent = {"omero_server_4063", "omero_server_4064"}  # no OMERO.server in the lab
+
+    def probes_ok():
+        results = prometheus(ops, "query?query=probe_success")["result"]
+        failing = [r["metric"] for r in results
+                   if r["value"][1] != "1" and r["metric"].get("probe") not in absent]
+        return results and not failing
+
+    assert wait_until(probes_ok), prometheus(ops, "query?query=probe_success")
+    results = prometheus(ops, 'query?query=probe_success{probe="omero_web_login"}')["result"]
+    assert len(results) == 2

@@ -1,0 +1,211 @@
+"""The .ims writer against the OMERO test double, checked by plain h5py and by an independent
+reader (imaris-ims-file-reader)."""
+
+import h5py
+import numpy as np
+import pytest
+
+from omeroweb_imaris_connector.ims_writer import (
+    ImageSpec,
+    UnsupportedImage,
+    WriteOptions,
+    level_shapes,
+    write_ims,
+)
+from omeroweb_imaris_connector.omero_source import image_spec, tile_reader
+
+SIZE = (300, 270, 11, 2, 3)  # x, y, z, c, t: more than one tile and one chunk each way
+SMALL_PYRAMID = WriteOptions(tile=128, chunk_z=4, compression=2, min_level_voxels=4000)
+
+
+def _text(node, key):
+    return node.attrs[key].tobytes().decode("ascii")
+
+
+@pytest.fixture
+def exported(fake_omero, tmp_path):
+    lab = fake_omero.add_group("lab", "read-annotate")
+    alice = fake_omero.add_user("alice", [lab])
+    rng = np.random.default_rng(7)
+    x, y, z, c, t = SIZE
+    planes = rng.integers(0, 65535, size=(t, c, z, y, x), dtype=np.uint16)
+    record = fake_omero.add_image("cells.tif", owner=alice, size=SIZE, pixel_type="uint16",
+                                  physical_size=(0.1625, 0.1625, 0.5), planes=planes,
+                                  channel_names=["DAPI", "GFP"])
+    conn = fake_omero.connect("alice")
+    image = conn.getObject("Image", record.id)
+    fake_omero.calls.reset()
+    path = tmp_path / "cells.ims"
+    report = write_ims(path, image_spec(image), tile_reader(image), SMALL_PYRAMID)
+    return path, planes, report, fake_omero
+
+
+def test_layout_and_pixels_round_trip_through_h5py(exported):
+    path, planes, report, _ = exported
+    x, y, z, c, t = SIZE
+    with h5py.File(path, "r") as h5:
+        assert _text(h5, "ImarisVersion") == "5.5.0"
+        assert _text(h5, "DataSetDirectoryName") == "DataSet"
+        assert list(h5.attrs["NumberOfDataSets"]) == [1]
+        assert h5.attrs["ImarisDataSet"].dtype == np.dtype("S1")  # the Imaris way
+        levels = sorted(h5["DataSet"].keys())
+        assert len(levels) == len(report.levels) >= 3
+        for tp in range(t):
+            for ch in range(c):
+                group = h5[f"DataSet/ResolutionLevel 0/TimePoint {tp}/Channel {ch}"]
+                assert (_text(group, "ImageSizeX"), _text(group, "ImageSizeY"),
+                        _text(group, "ImageSizeZ")) == (str(x), str(y), str(z))
+                data = group["Data"]
+                assert data.dtype == np.uint16
+                np.testing.assert_array_equal(data[...], planes[tp, ch])
+                hist = group["Histogram"][...]
+                assert hist.dtype == np.uint64 and hist.shape == (256,)
+                assert int(hist.sum()) == x * y * z
+                assert float(_text(group, "HistogramMin")) == planes[tp, ch].min()
+                assert float(_text(group, "HistogramMax")) == planes[tp, ch].max()
+        image = h5["DataSetInfo/Image"]
+        assert (_text(image, "X"), _text(image, "Y"), _text(image, "Z")) == ("300", "270", "11")
+        assert _text(image, "Unit") == "um"
+        voxel = [(float(_text(image, f"ExtMax{i}")) - float(_text(image, f"ExtMin{i}"))) / n
+                 for i, n in enumerate((x, y, z))]
+        assert voxel == pytest.approx([0.1625, 0.1625, 0.5], rel=1e-12)
+        assert _text(h5["DataSetInfo/Channel 0"], "Name") == "DAPI"
+        assert _text(h5["DataSetInfo/Channel 1"], "Name") == "GFP"
+        assert len(_text(h5["DataSetInfo/Channel 1"], "Color").split()) == 3
+        assert _text(h5["DataSetInfo/TimeInfo"], "FileTimePoints") == "3"
+        assert "TimePoint3" in h5["DataSetInfo/TimeInfo"].attrs
+        thumbnail = h5["Thumbnail/Data"]
+        assert thumbnail.shape == (256, 1024) and thumbnail.dtype == np.uint8
+        assert thumbnail[...].max() > 0
+
+
+def test_pyramid_levels_are_block_means(exported):
+    path, planes, report, _ = exported
+    with h5py.File(path, "r") as h5:
+        level1 = h5["DataSet/ResolutionLevel 1/TimePoint 2/Channel 1/Data"][...]
+        assert level1.shape == report.levels[1]
+    source = planes[2, 1].astype(np.int64)
+    z = report.levels[1][0]
+    fz = 2 if z < source.shape[0] else 1
+    # An interior voxel: the mean of its 2x2(x2) neighbours, rounded half up.
+    neighbours = source[2 * fz:3 * fz, 4:6, 6:8]
+    expected = (int(neighbours.sum()) + neighbours.size // 2) // neighbours.size
+    assert level1[2, 2, 3] == expected
+
+
+def test_independent_reader_sees_the_same_image(exported):
+    from imaris_ims_file_reader.ims import ims
+
+    path, planes, _, _ = exported
+    reader = ims(str(path), squeeze_output=False)
+    try:
+        x, y, z, c, t = SIZE
+        assert reader.shape == (t, c, z, y, x)
+        assert reader.dtype == np.uint16
+        assert reader.resolution == (0.5, 0.163, 0.163)  # z, y, x; the reader rounds to 3
+        np.testing.assert_array_equal(reader[1, 1, :, :, :][0, 0], planes[1, 1])
+        np.testing.assert_array_equal(reader[:, :, 3:7, 100:200, 250:300],
+                                      planes[:, :, 3:7, 100:200, 250:300])
+        assert reader.ResolutionLevels >= 3
+    finally:
+        reader.close()
+
+
+def test_pixels_are_read_tile_by_tile(exported):
+    _, _, report, omero = exported
+    x, y, z, c, t = SIZE
+    tiles = -(-x // 128) * -(-y // 128) * z * c * t
+    assert report.tiles_read == tiles
+    assert omero.calls["RawPixelsStore.getTile"] == tiles
+    assert omero.calls["RawPixelsStore.getPlane"] == 0
+
+
+def test_uncompressed_and_float_images(fake_omero, tmp_path):
+    lab = fake_omero.add_group("lab")
+    alice = fake_omero.add_user("alice", [lab])
+    planes = np.linspace(-1.5, 9.25, 2 * 1 * 3 * 20 * 30, dtype=np.float32).reshape(2, 1, 3, 20, 30)
+    record = fake_omero.add_image("f.tif", owner=alice, size=(30, 20, 3, 1, 2),
+                                  pixel_type="float", planes=planes)
+    image = fake_omero.connect("alice").getObject("Image", record.id)
+    spec = image_spec(image)
+    assert spec.voxel_size == (1.0, 1.0, 1.0)  # unknown sizes fall back as in the original
+    path = tmp_path / "f.ims"
+    write_ims(path, spec, tile_reader(image), WriteOptions(compression=None))
+    with h5py.File(path, "r") as h5:
+        data = h5["DataSet/ResolutionLevel 0/TimePoint 1/Channel 0/Data"]
+        assert data.compression is None and data.dtype == np.float32
+        np.testing.assert_array_equal(data[...], planes[1, 0])
+        assert _text(h5["DataSetInfo/Channel 0"], "Color") == "1.0 1.0 1.0"
+
+
+def test_unsupported_pixel_type_is_refused_and_leaves_no_file(tmp_path):
+    spec = ImageSpec(4, 4, 1, 1, 1, np.dtype(np.int16))
+    with pytest.raises(UnsupportedImage, match="int16"):
+        write_ims(tmp_path / "x.ims", spec, lambda requests: [])
+    assert not (tmp_path / "x.ims").exists()
+
+
+def test_failed_write_removes_the_partial_file(tmp_path):
+    spec = ImageSpec(4, 4, 1, 1, 1, np.dtype(np.uint8))
+
+    def broken(requests):
+        raise RuntimeError("server gone")
+
+    with pytest.raises(RuntimeError):
+        write_ims(tmp_path / "x.ims", spec, broken)
+    assert not (tmp_path / "x.ims").exists()
+
+
+def test_pyramid_halves_xy_and_z_while_z_is_finer():
+    spec = ImageSpec(1000, 800, 40, 1, 1, np.dtype(np.uint16), voxel_size=(0.5, 0.5, 1.0))
+    shapes = level_shapes(spec, WriteOptions(min_level_voxels=10_000))
+    assert shapes[:4] == [(40, 800, 1000), (40, 400, 500), (20, 200, 250), (10, 100, 125)]
+    z, y, x = shapes[-2]
+    assert z * y * x > 10_000 >= shapes[-1][0] * shapes[-1][1] * shapes[-1][2]
+
+
+def _peak_bytes(tmp_path, planes):
+    import tracemalloc
+
+    spec = ImageSpec(1024, 1024, planes, 1, 1, np.dtype(np.uint16))
+    tile = np.arange(256 * 256, dtype=np.uint16).reshape(256, 256)
+
+    def read(requests):
+        for _z, _c, _t, (_x, _y, w, h) in requests:
+            yield tile[:h, :w].copy()
+
+    tracemalloc.start()
+    try:
+        write_ims(tmp_path / f"m{planes}.ims", spec, read, WriteOptions(compression=None))
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_does_not_grow_with_the_image(tmp_path):
+    """numpy's peak is set by the chunk geometry, not the image: a pyramid step reads 2x2x2
+    chunk blocks of the finer level (8 MiB at uint16 with 8 x 256 x 256 chunks). Once the
+    image is deeper than two chunk blocks (16 planes), doubling it changes nothing."""
+    small, large = _peak_bytes(tmp_path, 32), _peak_bytes(tmp_path, 64)  # 64 and 128 MiB
+    assert large < 1.1 * small, (small, large)
+    assert large < 24 * 2**20, f"peak {large / 2**20:.1f} MiB"
+
+
+def test_progress_counts_blocks_and_can_abort(tmp_path):
+    spec = ImageSpec(300, 200, 3, 2, 1, np.dtype(np.uint8))
+    zeros = np.zeros((256, 256), dtype=np.uint8)
+    reports = []
+
+    def read(requests):
+        return (zeros[:h, :w] for _z, _c, _t, (_x, _y, w, h) in requests)
+
+    write_ims(tmp_path / "p.ims", spec, read, progress=lambda d, t: reports.append((d, t)))
+    assert reports[-1] == (4, 4)  # 2 x 1 tiles of one 3-plane block, for each of 2 channels
+    assert [d for d, _ in reports] == sorted(d for d, _ in reports)
+
+    def cancel(done, total):
+        raise RuntimeError("cancelled")
+
+    with pytest.raises(RuntimeError, match="cancelled"):
+        write_ims(tmp_path / "q.ims", spec, read, progress=cancel)
+    assert not (tmp_path / "q.ims").exists()
