@@ -1,7 +1,304 @@
-"""The plugin's pages. The landing and help pages are the platform's shared ones for now."""
+"""Thin views: parse and check the request, call a service, answer JSON (or render a page)."""
 
-from omero_plugin_common.views import page_views
+from __future__ import annotations
 
-from .plugin import PLUGIN
+import time
+from typing import Any
 
-index, help_page = page_views(PLUGIN)
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from omero_plugin_common.config import common_settings
+from omero_plugin_common.omero_helpers import username
+from omero_plugin_common.web import RequestError, json_error, parse_json_body
+
+from . import quotas
+from .access import root_required
+from .config import admin_settings
+from .services import diagnostics, logs, metrics, storage, systemd
+from .services.http import OutsideBase, UpstreamError, fetch
+
+PAGES = (("logs", "Logs"), ("services", "Services and metrics"), ("storage", "Storage and quotas"),
+         ("diagnostics", "Diagnostics"))
+MAX_CSV_BYTES = 1024 * 1024
+
+
+def _page(request: HttpRequest, name: str, title: str, config: dict[str, Any]) -> HttpResponse:
+    nav = [{"url": reverse(f"omeroweb_admin_tools_{key}"), "title": label, "current": key == name}
+           for key, label in PAGES]
+    return render(request, f"omeroweb_admin_tools/{name}.html",
+                  {"plugin_title": f"Admin tools: {title}", "nav": nav, "page_config": config})
+
+
+@require_GET
+@root_required(page=True)
+def index(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
+    return _page(request, "index", "overview", {"user": username(conn)})
+
+
+@require_GET
+@root_required(page=True)
+def help_page(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
+    return _page(request, "help", "help", {})
+
+
+@require_GET
+@root_required()
+def root_status(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
+    return JsonResponse({"root": True, "user": username(conn)})
+
+
+# --- logs -----------------------------------------------------------------------------------
+
+@require_GET
+@root_required(page=True)
+def logs_page(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
+    settings = admin_settings()
+    return _page(request, "logs", "logs", {
+        "dataUrl": reverse("omeroweb_admin_tools_logs_data"),
+        "sourcesUrl": reverse("omeroweb_admin_tools_logs_sources"),
+        "levels": list(logs.LEVELS), "lookback": settings.log_lookback,
+        "maxEntries": settings.log_max_entries,
+        "backend": "loki" if settings.loki_url else "journald"})
+
+
+@require_GET
+@root_required()
+def logs_sources(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
+    settings = admin_settings()
+    return JsonResponse({"units": list(settings.units),
+                         "files": logs.list_log_files(settings.omero_log_dirs)})
+
+
+def _number(request: HttpRequest, name: str, default: float, low: float, high: float) -> float:
+    raw = request.GET.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise RequestError(f"{name} must be a number") from None
+    if not low <= value <= high:
+        raise RequestError(f"{name} must be between {low:g} and {high:g}")
+    return value
+
+
+def log_query_from_request(request: HttpRequest, settings: Any) -> logs.LogQuery:
+    units = request.GET.getlist("unit")
+    unknown = [u for u in units if u not in settings.units]
+    if unknown:
+        raise RequestError(f"unit {unknown[0]!r} is not one of the platform's units")
+    files = request.GET.getlist("file")
+    known_files = {f["id"] for f in logs.list_log_files(settings.omero_log_dirs)}
+    unknown = [f for f in files if f not in known_files]
+    if unknown:
+        raise RequestError(f"log file {unknown[0]!r} is not one of OMERO's log files")
+    if not units and not files:
+        raise RequestError("choose at least one unit or log file")
+    level = request.GET.get("level") or None
+    if level is not None and level not in logs.LEVELS:
+        raise RequestError(f"level must be one of {', '.join(logs.LEVELS)}")
+    text = request.GET.get("q", "")
+    if len(text) > 200:
+        raise RequestError("q is longer than 200 characters")
+    now = time.time()
+    until = _number(request, "until", now, 0, now + 86400)
+    lookback = _number(request, "lookback", settings.log_lookback, 1, 366 * 86400)
+    since = _number(request, "since", until - lookback, 0, until)
+    limit = int(_number(request, "limit", settings.log_max_entries, 1, settings.log_max_entries))
+    after_journal, after_ns = "", None
+    if request.GET.get("cursor"):
+        try:
+            after_journal, after_ns = logs.decode_cursor(request.GET["cursor"])
+        except ValueError as exc:
+            raise RequestError(str(exc)) from None
+    return logs.LogQuery(units=units, files=files, since_us=int(since * 1e6),
+                         until_us=int(until * 1e6), limit=limit, level=level, text=text,
+                         after_journal=after_journal, after_ns=after_ns)
+
+
+@never_cache
+@require_GET
+@root_required()
+def logs_data(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
+    settings = admin_settings()
+    query = log_query_from_request(request, settings)
+    started = time.monotonic()
+    try:
+        result = logs.read_logs(query, settings)
+    except (logs.LogSourceError, UpstreamError, OutsideBase) as exc:
+        return json_error(str(exc), 502, "log_source_failed")
+    result["elapsed_ms"] = round((time.monotonic() - started) * 1000, 1)
+    return JsonResponse(result)
+
+
+# --- services and metrics -------------------------------------------------------------------
+
+@require_GET
+@root_required(page=True)
+def services_page(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
+    settings = admin_settings()
+    return _page(request, "services", "services and metrics", {
+        "dataUrl": reverse("omeroweb_admin_tools_services_data"),
+        "dashboards": metrics.dashboards(settings.grafana_url, settings.grafana_dashboards)})
+
+
+@never_cache
+@require_GET
+@root_required()
+def services_data(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
+    settings = admin_settings()
+    try:
+        units: Any = systemd.unit_health(settings.units, settings.request_timeout)
+        units_error = ""
+    except systemd.SystemdError as exc:
+        units, units_error = [], str(exc)
+    return JsonResponse({
+        "units": units, "units_error": units_error,
+        "prometheus": metrics.overview(settings.prometheus_url, settings.request_timeout),
+        "dashboards": metrics.dashboards(settings.grafana_url, settings.grafana_dashboards)})
+
+
+@never_cache
+@require_GET
+@root_required()
+def prometheus_proxy(request: HttpRequest, path: str, conn: Any = None, **_: Any
+                     ) -> HttpResponse:
+    """Read-only: GET of Prometheus' query API under the configured base URL, nothing else.
+    The browser's cookies and headers are not sent on; redirects are refused."""
+    settings = admin_settings()
+    if not settings.prometheus_url:
+        return json_error("ADMIN_TOOLS_PROMETHEUS_URL is not set", 404)
+    params = [(k, v) for k in request.GET for v in request.GET.getlist(k)]
+    try:
+        url = metrics.proxy_url(settings.prometheus_url, path, params)
+        status, ctype, body = fetch(url, settings.prometheus_url, settings.request_timeout)
+    except OutsideBase as exc:
+        return json_error(str(exc), 400, "outside_base_url")
+    except UpstreamError as exc:
+        return json_error(str(exc), 502, "upstream_failed")
+    content_type = "application/json" if "json" in ctype else "text/plain"
+    return HttpResponse(body, status=status if status < 500 else 502, content_type=content_type)
+
+
+# --- storage and quotas ---------------------------------------------------------------------
+
+@require_GET
+@root_required(page=True)
+def storage_page(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
+    return _page(request, "storage", "storage and quotas", {
+        "dataUrl": reverse("omeroweb_admin_tools_storage_data"),
+        "quotaUrl": reverse("omeroweb_admin_tools_quota_data"),
+        "updateUrl": reverse("omeroweb_admin_tools_quota_update"),
+        "importUrl": reverse("omeroweb_admin_tools_quota_import"),
+        "templateUrl": reverse("omeroweb_admin_tools_quota_template"),
+        "minQuotaGb": admin_settings().min_quota_gb})
+
+
+@never_cache
+@require_GET
+@root_required()
+def storage_data(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
+    settings = admin_settings()
+    return JsonResponse({**storage.usage_by_owner_and_group(conn),
+                         "disk": storage.disk_usage(settings.data_dir)})
+
+
+def _quota_payload() -> dict[str, Any]:
+    settings = admin_settings()
+    state_dir = settings.quota_state_dir
+    try:
+        state = quotas.load_state(state_dir)
+        status = quotas.read_json(state_dir / quotas.STATUS_FILE)
+    except quotas.QuotaError as exc:
+        raise RequestError(str(exc), 500, "quota_state_unreadable") from None
+    return {"state": state, "enforcer": status, "min_quota_gb": settings.min_quota_gb,
+            "enforcer_message": (status or {}).get("message") or
+            "the enforcer has not run yet (omero-quota-enforcer.service on the data host)"}
+
+
+@never_cache
+@require_GET
+@root_required()
+def quota_data(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
+    return JsonResponse(_quota_payload())
+
+
+def _save_updates(conn: Any, updates: Any) -> JsonResponse:
+    settings = admin_settings()
+    state_dir = settings.quota_state_dir
+    try:
+        state = quotas.load_state(state_dir)
+        new = quotas.apply_updates(state, updates, storage.group_ids(conn),
+                                   settings.min_quota_gb, username(conn))
+    except quotas.QuotaError as exc:
+        raise RequestError(str(exc)) from None
+    try:
+        quotas.write_json_atomic(state_dir / quotas.STATE_FILE, new)
+    except OSError as exc:
+        return json_error(f"cannot write the quota state in {state_dir}: {exc.strerror}", 503)
+    return JsonResponse(_quota_payload())
+
+
+@require_POST
+@root_required()
+def quota_update(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
+    """JSON {"updates": [{"group": name, "quota_gb": number or null}]}; all or nothing."""
+    body = parse_json_body(request)
+    return _save_updates(conn, body.get("updates"))
+
+
+@require_POST
+@root_required()
+def quota_import(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
+    """multipart with `file`: the CSV template filled in."""
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise RequestError("send the CSV as the multipart field `file`")
+    if upload.size > MAX_CSV_BYTES:
+        raise RequestError(f"CSV larger than {MAX_CSV_BYTES} bytes", 413)
+    try:
+        text = upload.read().decode("utf-8")
+        updates = quotas.parse_csv(text)
+    except UnicodeDecodeError:
+        raise RequestError("the CSV is not UTF-8 text") from None
+    except quotas.QuotaError as exc:
+        raise RequestError(str(exc)) from None
+    return _save_updates(conn, [{"group": u["group"], "quota_gb": u["quota_gb"]}
+                                for u in updates])
+
+
+@require_GET
+@root_required()
+def quota_template(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
+    state = quotas.load_state(admin_settings().quota_state_dir)
+    response = HttpResponse(quotas.csv_template(list(storage.group_ids(conn)), state),
+                            content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="group-quotas.csv"'
+    return response
+
+
+# --- diagnostics ----------------------------------------------------------------------------
+
+@require_GET
+@root_required(page=True)
+def diagnostics_page(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
+    return _page(request, "diagnostics", "diagnostics", {
+        "runUrl": reverse("omeroweb_admin_tools_diagnostics_run"),
+        "checks": list(diagnostics.CHECK_IDS)})
+
+
+@require_POST
+@root_required()
+def diagnostics_run(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
+    """JSON {"check": one of CHECK_IDS} → results with pass/warn/fail and the reason."""
+    check = parse_json_body(request).get("check")
+    if check not in diagnostics.CHECK_IDS:
+        raise RequestError(f"check must be one of {', '.join(diagnostics.CHECK_IDS)}")
+    common = common_settings()
+    results = diagnostics.run(check, admin_settings(), (common.db_host, common.db_port))
+    return JsonResponse({"check": check, "summary": diagnostics.summary(results),
+                         "results": results})

@@ -1,0 +1,76 @@
+import { getJson, pageConfig, row, setStatus } from "./admin.js";
+
+const config = pageConfig();
+const form = document.getElementById("log-form");
+const tbody = document.querySelector("#log-table tbody");
+const status = document.getElementById("log-status");
+const tail = document.getElementById("log-tail");
+let cursor = "";
+let timer = null;
+
+function checkbox(name, value, label, checked) {
+  const wrap = document.createElement("label");
+  const input = document.createElement("input");
+  Object.assign(input, { type: "checkbox", name, value, checked });
+  wrap.append(input, ` ${label}`);
+  return wrap;
+}
+
+async function loadSources() {
+  const sources = await getJson(config.sourcesUrl);
+  document.getElementById("log-units").replaceChildren(
+    ...sources.units.map((u, i) => checkbox("unit", u, u, i < 2)));
+  const files = sources.files.map((f) => checkbox("file", f.id, f.name, false));
+  document.getElementById("log-files").replaceChildren(
+    ...(files.length ? files : [document.createTextNode("none found")]));
+}
+
+function params(withCursor) {
+  const data = new FormData(form);
+  const query = new URLSearchParams();
+  for (const key of ["unit", "file"]) for (const v of data.getAll(key)) query.append(key, v);
+  for (const key of ["level", "q", "lookback", "limit"]) if (data.get(key)) query.set(key, data.get(key));
+  if (withCursor && cursor) query.set("cursor", cursor);
+  return query;
+}
+
+function append(entries) {
+  for (const e of entries) {
+    tbody.append(row([e.ts.replace("T", " ").replace("+00:00", ""), e.source, e.level, e.message],
+                     { level: e.level }));
+  }
+  const limit = Number(new FormData(form).get("limit")) || config.maxEntries;
+  while (tbody.rows.length > limit) tbody.deleteRow(0);
+}
+
+async function load() {
+  setStatus(status, "Loading…", "busy");
+  try {
+    const body = await getJson(`${config.dataUrl}?${params(false)}`);
+    tbody.replaceChildren();
+    append(body.entries);
+    cursor = body.cursor;
+    setStatus(status, `${body.count} entries from ${body.backend} in ${body.elapsed_ms} ms` +
+              (body.truncated ? " (limit reached)" : ""), "ok");
+  } catch (error) {
+    setStatus(status, error.message, "error");
+  }
+}
+
+async function poll() {
+  try {
+    const body = await getJson(`${config.dataUrl}?${params(true)}`);
+    append(body.entries);
+    cursor = body.cursor;
+    setStatus(status, `Live: ${tbody.rows.length} entries, last poll ${new Date().toLocaleTimeString()}`, "ok");
+  } catch (error) {
+    setStatus(status, error.message, "error");
+  }
+}
+
+form.addEventListener("submit", (event) => { event.preventDefault(); load(); });
+tail.addEventListener("change", () => {
+  clearInterval(timer);
+  if (tail.checked) timer = setInterval(poll, 3000);
+});
+loadSources().then(load).catch((error) => setStatus(status, error.message, "error"));

@@ -1,0 +1,50 @@
+import { bytes, duration, getJson, pageConfig, row, setStatus } from "./admin.js";
+
+const config = pageConfig();
+const HOST = [
+  ["cpu_percent", "CPU", (v) => `${v.toFixed(1)} %`],
+  ["memory_percent", "Memory", (v) => `${v.toFixed(1)} %`],
+  ["disk_root_percent", "Root disk", (v) => `${v.toFixed(1)} %`],
+  ["network_receive_bytes_per_second", "Network in", (v) => `${bytes(v)}/s`],
+  ["network_transmit_bytes_per_second", "Network out", (v) => `${bytes(v)}/s`],
+];
+
+function card(label, value) {
+  const div = document.createElement("div");
+  div.className = "admin-card";
+  const b = document.createElement("b");
+  b.textContent = value;
+  div.append(label, document.createElement("br"), b);
+  return div;
+}
+
+async function load() {
+  const unitsStatus = document.getElementById("units-status");
+  const targetsStatus = document.getElementById("targets-status");
+  try {
+    const body = await getJson(config.dataUrl);
+    setStatus(unitsStatus, body.units_error || `${body.units.length} units`,
+              body.units_error ? "error" : "ok");
+    document.querySelector("#units-table tbody").replaceChildren(...body.units.map((u) => row([
+      u.unit, `${u.active} (${u.sub})`, duration(u.uptime_seconds), u.restarts,
+      bytes(u.memory_bytes), u.cpu_seconds === null ? "–" : `${u.cpu_seconds.toFixed(1)} s`,
+    ], { status: u.status })));
+    const prom = body.prometheus;
+    const host = document.getElementById("host-metrics");
+    if (prom.error) {
+      setStatus(targetsStatus, prom.error, "error");
+      host.replaceChildren(card("Prometheus", "unavailable"));
+      return;
+    }
+    host.replaceChildren(...HOST.map(([key, label, fmt]) =>
+      card(label, prom.host[key] === null ? "–" : fmt(prom.host[key]))));
+    setStatus(targetsStatus, `${prom.targets.length} targets`, "ok");
+    document.querySelector("#targets-table tbody").replaceChildren(...prom.targets.map((t) =>
+      row([t.job, t.instance, t.health, t.last_error || ""], { status: t.health === "up" ? "ok" : "fail" })));
+  } catch (error) {
+    setStatus(unitsStatus, error.message, "error");
+  }
+}
+
+load();
+setInterval(load, 15000);
