@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from omeroweb_imaris_connector.ims_writer import ImageSpec, WriteOptions, write_ims
 
 X = Y = 2048
