@@ -14,6 +14,7 @@ CURRENT = f"{BASE}/OMERO.server"
 CLI = f"{BASE}/bin/omero"
 USER = "omero-server"
 UNIT = "omero-server.service"
+SCRIPTS = f"{CURRENT}/lib/scripts/omero"
 
 # Every setting the role renders, as the scenario sets it (molecule.yml and converge.yml).
 EXPECTED_CONFIG = {
@@ -88,11 +89,50 @@ def test_versioned_install_behind_a_stable_symlink(host):
 
 
 def test_site_script_in_official_directory(host):
-    script = host.file(f"{CURRENT}/lib/scripts/omero/util_scripts/Site_Script.py")
+    script = host.file(f"{SCRIPTS}/util_scripts/Site_Script.py")
     assert (script.user, script.mode) == ("root", 0o644)
     assert "scripts.client(\"Site_Script.py\"" in script.content_string
-    # The release's own scripts are still there.
-    assert host.file(f"{CURRENT}/lib/scripts/omero/util_scripts/Synthetic_Script.py").exists
+
+
+def test_pinned_omero_scripts_replace_the_zips(host):
+    # The wheel's tree, not the zip's: the zip-only script is gone, the wheel's are there.
+    assert not host.file(f"{SCRIPTS}/util_scripts/Synthetic_Script.py").exists
+    for rel, name in [("util_scripts/Combine_Images.py", "Combine_Images.py"),
+                      ("export_scripts/Batch_Image_Export.py", "Batch_Image_Export.py"),
+                      ("figure_scripts/Split_View_Figure.py", "Split_View_Figure.py")]:
+        script = host.file(f"{SCRIPTS}/{rel}")
+        assert (script.user, script.group, script.mode) == ("root", "root", 0o644), rel
+        assert f"{name} from synthetic release 5.10.0" in script.content_string
+    assert host.file(f"{SCRIPTS}/.omero-scripts").content_string.strip() == "omero_scripts-5.10.0-py3-none-any.whl"
+    # Nothing of the wheel's metadata lands among the scripts.
+    assert not host.run(f"find {SCRIPTS} -name '*.dist-info'").stdout.strip()
+
+
+def test_script_tree_modes(host):
+    # Root owns every script; nobody but root can change one (the processors run them).
+    out = host.run(f"find {SCRIPTS} \\( -type f ! -perm 0644 \\) -o \\( -type d ! -perm 0755 \\) -o ! -user root")
+    assert out.rc == 0 and out.stdout.strip() == "", out.stdout
+
+
+def test_figure_and_imaris_scripts(host):
+    figure = host.file(f"{SCRIPTS}/figure_scripts/Figure_To_Pdf.py")
+    assert (figure.user, figure.mode) == ("root", 0o644)
+    assert 'VERSION = "7.3.1"' in figure.content_string
+    ims = host.file(f"{SCRIPTS}/export_scripts/IMS_Export.py")
+    assert (ims.user, ims.mode) == ("root", 0o644)
+    assert "IMS_Export.py from synthetic release 1.0.0" in ims.content_string
+
+
+def test_downloader_versioned_behind_symlinks(host):
+    current = host.file("/opt/omero/downloader/current")
+    assert current.is_symlink and current.linked_to == "/opt/omero/downloader/OMERO.downloader-0.3.3"
+    assert host.file("/usr/local/bin/omero-downloader").linked_to == \
+        "/opt/omero/downloader/OMERO.downloader-0.3.3/OMERO.downloader-0.3.3/bin/omero-downloader"
+    # The command follows current, so a version switch moves it too.
+    assert host.check_output("readlink /usr/local/bin/omero-downloader") == \
+        "/opt/omero/downloader/current/OMERO.downloader-0.3.3/bin/omero-downloader"
+    out = host.run("runuser -u nobody -- /usr/local/bin/omero-downloader")
+    assert out.rc == 0 and "OMERO.downloader 0.3.3 (synthetic)" in out.stdout
 
 
 def test_refused_version_left_no_trace(host):
