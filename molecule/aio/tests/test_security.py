@@ -63,7 +63,8 @@ SECRET_FILES = {
 
 def secret_values():
     """The Vault test secrets, as given and as they appear URL-encoded in connection strings."""
-    values = {str(v) for v in yaml.safe_load(SECRETS_FILE.read_text()).values()}
+    values = {str(v) for k, v in yaml.safe_load(SECRETS_FILE.read_text()).items()
+              if k.startswith("vault_")}
     return sorted(values | {urllib.parse.quote(v, safe="") for v in values})
 
 
