@@ -44,7 +44,8 @@ echo "memory at rest (RSS, MiB):"
 total=0
 for unit in $(systemctl list-units --no-legend --plain --state=running --type=service "omero*" "postgresql@*" "redis-server@*" nginx.service | cut -d" " -f1); do
     kb=0
-    for pid in $(cat /sys/fs/cgroup/system.slice/$unit/cgroup.procs 2>/dev/null); do
+    cgroup=$(systemctl show -p ControlGroup --value "$unit")  # template units sit in their own slice
+    for pid in $(cat "/sys/fs/cgroup$cgroup/cgroup.procs" 2>/dev/null); do
         kb=$((kb + $(awk "/^VmRSS/ {print \$2}" /proc/$pid/status 2>/dev/null || echo 0)))
     done
     printf "  %-34s %6d\n" "$unit" $((kb / 1024)); total=$((total + kb))
