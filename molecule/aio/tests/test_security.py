@@ -211,10 +211,24 @@ def ansible_log():
     return Path(path)
 
 
+LOG_RECORD = re.compile(r"^\d{4}-\d\d-\d\d [\d:,]+ p=(\d+) ", re.M)
+
+
+def playbook_output(text):
+    """The log records of the ansible-playbook runs (create, converge, idempotence). The
+    verifier's testinfra also runs `ansible-inventory --list` with the same log, which dumps the
+    test inventory and its vault values by design: those records are left out."""
+    marks = [(m.start(), m.group(1)) for m in LOG_RECORD.finditer(text)]
+    records = [(pid, text[start:end]) for (start, pid), (end, _) in
+               zip(marks, [*marks[1:], (len(text), None)], strict=True)]
+    playbooks = {pid for pid, record in records if "| PLAY [" in record}
+    return "".join(record for pid, record in records if pid in playbooks)
+
+
 def test_no_secret_in_the_ansible_output():
     log = ansible_log()
     assert log.is_file(), f"{log}: molecule.yml sets ANSIBLE_LOG_PATH for this check"
-    text = log.read_text(errors="replace")
-    assert "PLAY RECAP" in text and "postgresql" in text
+    text = playbook_output(log.read_text(errors="replace"))
+    assert text.count("PLAY RECAP") >= 2 and "postgresql" in text  # converge and idempotence
     leaks = [s for s in secret_values() if s in text]
     assert leaks == []
