@@ -203,6 +203,7 @@ class ConnectorWindow:
                   lambda path: self.status.set(f"Opened in Imaris: {path}"))
 
     def _upload(self, describe, collect) -> None:
+        project = self._selected("projects", self.projects)
         dataset = self._selected("datasets", self.datasets)
         if not self.client:
             self.status.set("Connect first")
@@ -212,10 +213,11 @@ class ConnectorWindow:
             files, name = collect()
             api = core.UploadApi(self.client)
             target = dataset["name"] if dataset else name
-            return api.send_files(files, target, on_status=self._progress)
+            return api.send_files(files, target, project["id"] if project else None,
+                                  on_status=self._progress)
 
         self._run(describe, work, lambda status: self.status.set(
-            "Imported into OMERO: {} image(s)".format(len(status.get("images") or []))))
+            f"Imported into OMERO: {len(core.imported_image_ids(status))} image(s)"))
 
     def send_current(self) -> None:
         def collect():

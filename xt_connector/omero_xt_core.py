@@ -1,12 +1,14 @@
 """The OMERO Connector's logic, without Tk: an OMERO.web client (login with CSRF, /api/v0
-browsing, .ims export through omeroweb_imaris_connector, uploads through omeroweb_upload),
-settings saved without the password, and the Imaris side (open, save, describe the dataset).
+browsing, .ims export through omeroweb_imaris_connector, resumable uploads through
+omeroweb_upload), settings saved without the password, and the Imaris side (open, save,
+describe the dataset).
 
 Standard library only, Python 3.7 or newer: Imaris runs XT extensions with its own Python.
 """
 
 from __future__ import annotations
 
+import hashlib
 import http.cookiejar
 import json
 import logging
@@ -21,12 +23,17 @@ import uuid
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 SETTINGS_DIR = os.path.join(os.path.expanduser("~"), ".imaris_omero_connector")
 SETTINGS_KEYS = ("host", "port", "https", "username", "download_dir")
-UPLOAD_CHUNK = 8 * 1024 * 1024
+UPLOAD_CHUNK = 8 * 1024 * 1024  # the upload plugin's default largest chunk
+MIN_CHUNK = 64 * 1024  # its smallest setting
 log = logging.getLogger("XTOmeroConnector")
 
 
 class ConnectorError(Exception):
-    """A failure worth showing to the user in the status bar."""
+    """A failure worth showing to the user in the status bar (with the HTTP status, if any)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 # -- settings --------------------------------------------------------------------------------
@@ -115,7 +122,7 @@ class WebClient:
                 self.login(*self._credentials)
                 return self._open(method, path, data, headers={
                     k: v for k, v in headers.items() if k != "X-CSRFToken"}, retry_login=False)
-            raise ConnectorError(self._error_text(exc)) from None
+            raise ConnectorError(self._error_text(exc), exc.code) from None
         except urllib.error.URLError as exc:
             raise ConnectorError(f"cannot reach {self.base}: {exc.reason}") from None
         if "/webclient/login" in response.geturl() and retry_login and self._credentials:
@@ -262,58 +269,135 @@ def export_to_file(client: WebClient, image_id: int, download_dir: str, interval
 # -- the upload plugin ----------------------------------------------------------------------------
 
 
-class UploadApi:
-    """The client interface to omeroweb_upload this extension needs (documented in
-    xt_connector/README.md, "Upload API"):
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
-    POST {prefix}/ {"dataset_name", "files": [{"path", "size"}]} → {"upload_id", "status_url"}
-    PUT  {prefix}/<upload_id>/files/?path=<relative path>&offset=<n>  (bytes) → {"received"}
-    POST {prefix}/<upload_id>/import/ → {"status_url"}
-    GET  status_url → {"state", "finished", "error", "images": [ids]}
+
+def imported_image_ids(status: dict) -> list:
+    return [i for f in status.get("files", []) for i in (f.get("image_ids") or [])]
+
+
+class UploadApi:
+    """The omeroweb_upload plugin's API (docs/plugins/upload.md), as its own page uses it:
+
+    POST start/ {project_id, files: [{relative_path, size, sha256}]} → 201 the job's status
+    POST upload/<job>/<index>/?offset=N, raw bytes, X-Chunk-Sha256 → {received_bytes, state}
+         (409 wrong_offset: continue from the offset status/ confirms)
+    GET  status/<job>/ → {state, files: [{index, received_bytes, state, compat, image_ids}]}
+    POST prune/<job>/ {keep_paths}, confirm/<job>/, import/<job>/ → 202
+
+    Every file goes below a folder named after the target dataset: the plugin makes one dataset
+    per top-level folder (found or created in the project).
     """
 
-    def __init__(self, client: WebClient, prefix: str = "/omeroweb_upload/api/uploads") -> None:
+    def __init__(self, client: WebClient, prefix: str = "/omeroweb_upload",
+                 chunk_bytes: int = UPLOAD_CHUNK, interval: float = 1.0,
+                 timeout: float = 24 * 3600) -> None:
         self.client, self.prefix = client, prefix.rstrip("/")
+        self.chunk_bytes, self.interval, self.timeout = chunk_bytes, interval, timeout
 
-    def send_files(self, files: list, dataset_name: str, on_status=lambda text: None) -> dict:
-        """files: [(absolute path, relative path)]; returns the finished status."""
-        manifest = [{"path": rel.replace(os.sep, "/"), "size": os.path.getsize(path)}
-                    for path, rel in files]
-        started = self.client.post_json(self.prefix + "/",
-                                        {"dataset_name": dataset_name, "files": manifest})
-        upload_id = started["upload_id"]
-        for number, (path, rel) in enumerate(files, 1):
-            self._send(upload_id, path, rel.replace(os.sep, "/"))
-            on_status(f"uploaded {number} of {len(files)}: {rel}")
-        imported = self.client.post_json(f"{self.prefix}/{upload_id}/import/", {})
-        status_url = imported.get("status_url") or started["status_url"]
-        while True:
-            status = self.client.get_json(status_url)
-            on_status("import {}".format(status.get("state")))
-            if status.get("finished"):
-                if status.get("state") != "succeeded":
-                    raise ConnectorError("import failed: {}".format(status.get("error")))
-                return status
-            time.sleep(1.0)
+    def send_files(self, files: list, dataset_name: str, project_id: int | None = None,
+                   on_status=lambda text: None) -> dict:
+        """files: [(absolute path, relative path)]; returns the finished job's status."""
+        job = self.start(files, dataset_name, project_id)
+        on_status("upload {} started".format(job["id"]))
+        return self.resume(job["id"], [path for path, _ in files], on_status)
 
-    def _send(self, upload_id: str, path: str, rel: str) -> None:
-        offset = 0
+    def start(self, files: list, dataset_name: str, project_id: int | None = None) -> dict:
+        folder = dataset_name.replace("/", "_").strip() or "Imaris"
+        listed = [{"relative_path": folder + "/" + rel.replace(os.sep, "/"),
+                   "size": os.path.getsize(path), "sha256": file_sha256(path)}
+                  for path, rel in files]
+        body = {"files": listed}
+        if project_id is not None:
+            body["project_id"] = int(project_id)
+        return self.client.post_json(self.prefix + "/start/", body)
+
+    def status(self, job_id: str) -> dict:
+        return self.client.get_json(f"{self.prefix}/status/{job_id}/")
+
+    def resume(self, job_id: str, paths: list, on_status=lambda text: None) -> dict:
+        """Send what the server has not confirmed yet (paths in the order they were listed),
+        then check, import and wait for the end."""
+        pending = [f for f in self.status(job_id)["files"] if f["state"] == "pending"]
+        for number, entry in enumerate(pending, 1):
+            self.send_file(job_id, entry["index"], paths[entry["index"]],
+                           entry["received_bytes"])
+            on_status("uploaded {} of {}: {}".format(number, len(pending),
+                                                      entry["relative_path"]))
+        return self.finish(job_id, on_status)
+
+    def _confirmed(self, job_id: str, index: int) -> dict:
+        for entry in self.status(job_id)["files"]:
+            if entry["index"] == index:
+                return entry
+        raise ConnectorError(f"the upload job has no file {index}")
+
+    def send_file(self, job_id: str, index: int, path: str, offset: int = 0) -> None:
+        size = os.path.getsize(path)
+        conflicts = 0
         with open(path, "rb") as handle:
-            while True:
-                chunk = handle.read(UPLOAD_CHUNK)
-                if not chunk and offset:
+            while offset < size:
+                handle.seek(offset)
+                chunk = handle.read(self.chunk_bytes)
+                query = urllib.parse.urlencode({"offset": offset})
+                headers = {"Content-Type": "application/octet-stream",
+                           "X-Chunk-Sha256": hashlib.sha256(chunk).hexdigest()}
+                try:
+                    with self.client._open("POST", f"{self.prefix}/upload/{job_id}/{index}/"
+                                           f"?{query}", chunk, headers) as response:
+                        answer = json.loads(response.read().decode("utf-8"))
+                except ConnectorError as exc:
+                    if exc.status == 413 and self.chunk_bytes > MIN_CHUNK:
+                        self.chunk_bytes = max(MIN_CHUNK, self.chunk_bytes // 2)
+                        continue  # the server takes smaller chunks
+                    if exc.status != 409 or conflicts >= 3:
+                        raise
+                    conflicts += 1  # a chunk confirmed without us hearing the answer
+                    entry = self._confirmed(job_id, index)
+                    if entry["state"] != "pending":
+                        return
+                    offset = entry["received_bytes"]
+                    log.info("file %s: continuing at the confirmed offset %s", index, offset)
+                    continue
+                offset = answer["received_bytes"]
+                if answer["state"] != "pending":
                     return
-                query = urllib.parse.urlencode({"path": rel, "offset": offset})
-                with self.client._open(
-                        "PUT", f"{self.prefix}/{upload_id}/files/?{query}", chunk,
-                        {"Content-Type": "application/octet-stream"}) as response:
-                    received = json.loads(response.read().decode("utf-8"))["received"]
-                offset += len(chunk)
-                if received != offset:
-                    raise ConnectorError(
-                        f"the server confirmed {received} of {offset} bytes of {rel}")
-                if not chunk:
-                    return
+
+    def finish(self, job_id: str, on_status=lambda text: None) -> dict:
+        """uploading → checking → ready (import) or awaiting_confirmation (keep the files
+        OMERO can read, then import) → importing → done."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            status = self.status(job_id)
+            state = status["state"]
+            on_status(f"upload {state}")
+            if state == "done":
+                return status
+            if state == "error":
+                raise ConnectorError("upload failed: {}".format(
+                    "; ".join(status.get("messages") or []) or "see the upload page"))
+            if state == "awaiting_confirmation":
+                readable = [f["relative_path"] for f in status["files"]
+                            if f["state"] == "uploaded" and f["compat"] != "incompatible"]
+                if not readable:
+                    raise ConnectorError("OMERO cannot read any of the files")
+                self.client.post_json(f"{self.prefix}/prune/{job_id}/", {"keep_paths": readable})
+                continue
+            if state == "ready":
+                self.client.post_json(f"{self.prefix}/import/{job_id}/", {})
+                continue
+            if state == "uploading":
+                missing = [f["relative_path"] for f in status["files"] if f["state"] == "pending"]
+                raise ConnectorError("the server has not confirmed every byte of: "
+                                     + ", ".join(missing))
+            if time.monotonic() > deadline:
+                raise ConnectorError(f"upload not finished after {self.timeout:g} s")
+            time.sleep(self.interval)
 
 
 def folder_files(folder: str) -> list:

@@ -1,19 +1,21 @@
 """The XT extension (xt_connector/): its logic against a live test server of the plugins, and
 its Tk window driven under Xvfb with a fake ImarisLib, with screenshots.
 
-The live server runs the real plugin endpoints (export, status, download), OMERO.web's real
-/api/v0/token/ and Django's real CSRF checks. Two parts are stand-ins, defined below:
-OMERO.web's /api/v0/login/ and /api/v0/m/ listings (they need a Blitz server; here they answer
-the same JSON shapes from the OMERO test double), and the upload plugin's API (not on main
-yet; the stand-in implements the interface documented in xt_connector/README.md).
+The live server runs the real plugin endpoints (the Imaris connector's export, status and
+download; the upload plugin's start, chunk, status, prune and import views with its jobs run
+inline, importing through the upload tests' stand-in `omero` executable), OMERO.web's real
+/api/v0/token/ and Django's real CSRF checks. OMERO.web's /api/v0/login/ and /api/v0/m/
+listings are stand-ins, defined below (they need a Blitz server; here they answer the same JSON
+shapes from the OMERO test double).
 """
 
+import hashlib
+import importlib.util
 import json
 import os
 import stat
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import h5py
@@ -21,6 +23,8 @@ import pytest
 from django.http import JsonResponse
 from django.urls import include, path
 from django.views.decorators.http import require_POST
+
+from omero_plugin_common import db
 
 REPO = Path(__file__).resolve().parents[3]
 XT_DIR = REPO / "xt_connector"
@@ -31,8 +35,16 @@ sys.path.insert(0, str(FAKE_IMARIS))
 
 import omero_xt_core as core  # noqa: E402
 
+# The upload plugin's own fixtures: its upload folder and the stand-in `omero` importer.
+_spec = importlib.util.spec_from_file_location(
+    "omeroweb_upload_test_fixtures", REPO / "plugins" / "omeroweb_upload" / "tests" / "conftest.py")
+upload_fixtures = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(upload_fixtures)
+upload_dir = upload_fixtures.upload_dir
+standin_omero = upload_fixtures.standin_omero
+
 PASSWORDS = {"alice": "secret"}
-STATE = {}  # the test's FakeOmero and the stand-in upload API's received files
+STATE = {}  # the test's FakeOmero
 
 
 # -- stand-ins ---------------------------------------------------------------------------------
@@ -82,58 +94,18 @@ def api_images(request, dataset_id):
     return _listing(conn.getObjects("Image", opts={"dataset": dataset_id}), pixels)
 
 
-@require_POST
-def upload_start(request):
-    if _conn(request) is None:
-        return JsonResponse({"error": "not logged in"}, status=403)
-    body = json.loads(request.body)
-    upload_id = uuid.uuid4().hex
-    STATE["uploads"][upload_id] = {"dataset": body["dataset_name"], "manifest": body["files"],
-                                   "files": {}, "state": "uploading"}
-    return JsonResponse({"upload_id": upload_id,
-                         "status_url": f"/omeroweb_upload/api/uploads/{upload_id}/"}, status=201)
-
-
-def upload_file(request, upload_id):
-    upload = STATE["uploads"][upload_id]
-    rel, offset = request.GET["path"], int(request.GET["offset"])
-    data = upload["files"].setdefault(rel, b"")
-    if offset != len(data):
-        return JsonResponse({"error": "offset mismatch", "received": len(data)}, status=409)
-    upload["files"][rel] = data + request.body
-    return JsonResponse({"received": len(upload["files"][rel])})
-
-
-@require_POST
-def upload_import(request, upload_id):
-    upload = STATE["uploads"][upload_id]
-    upload["state"] = "succeeded"
-    return JsonResponse({"status_url": f"/omeroweb_upload/api/uploads/{upload_id}/"},
-                        status=202)
-
-
-def upload_status(request, upload_id):
-    upload = STATE["uploads"][upload_id]
-    return JsonResponse({"state": upload["state"], "finished": upload["state"] == "succeeded",
-                         "error": None, "images": list(range(len(upload["files"])))})
-
-
 urlpatterns = [
     path("api/v0/login/", api_login),
     path("api/v0/m/projects/", api_projects),
     path("api/v0/m/projects/<int:project_id>/datasets/", api_datasets),
     path("api/v0/m/datasets/<int:dataset_id>/images/", api_images),
-    path("omeroweb_upload/api/uploads/", upload_start),
-    path("omeroweb_upload/api/uploads/<str:upload_id>/files/", upload_file),
-    path("omeroweb_upload/api/uploads/<str:upload_id>/import/", upload_import),
-    path("omeroweb_upload/api/uploads/<str:upload_id>/", upload_status),
     path("", include("omeroweb.urls")),
 ]
 
 
 @pytest.fixture
 def live(live_server, settings, fake_omero, lab, login_as, job_service, celery_eager,
-         export_dir, monkeypatch):
+         export_dir, upload_dir, standin_omero, monkeypatch):
     """The live server with alice's P1 > D1 > image, and the stand-ins above mounted."""
     planes = lab[1]
     alice = fake_omero.user_named("alice")
@@ -144,7 +116,7 @@ def live(live_server, settings, fake_omero, lab, login_as, job_service, celery_e
     image = fake_omero.add_image("sample 1.czi", owner=alice, dataset=dataset,
                                  size=(x, y, z, c, t), pixel_type="uint16", planes=planes,
                                  physical_size=(0.2, 0.2, 1.0))
-    STATE.update(omero=fake_omero, uploads={})
+    STATE.update(omero=fake_omero, project=project)
     settings.ROOT_URLCONF = sys.modules[__name__]
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
     login_as(fake_omero.connect("alice"))  # what the plugin endpoints see (OMERO.web's login)
@@ -217,27 +189,99 @@ def test_browse_export_download_open_and_send_back(live, tmp_path, monkeypatch):
     described = core.describe_dataset(application)
     assert described["size"] == [64, 48, 5, 2, 3] and described["channels"] == ["DAPI", "GFP"]
     saved = core.save_current_dataset(application, str(tmp_path))
-    done = core.UploadApi(client).send_files([(saved, os.path.basename(saved))], "from Imaris")
-    assert done["state"] == "succeeded"
-    (upload,) = STATE["uploads"].values()
-    assert upload["dataset"] == "from Imaris"
-    assert upload["files"] == {os.path.basename(saved): Path(saved).read_bytes()}
+    done = core.UploadApi(client, interval=0.1).send_files(
+        [(saved, os.path.basename(saved))], "D1", project_id=STATE["project"].id)
+    assert_imported(done, {"D1/" + os.path.basename(saved): Path(saved).read_bytes()}, "D1")
 
 
-def test_a_folder_is_sent_in_chunks_with_relative_paths(live, tmp_path, monkeypatch):
+def assert_imported(status, expected, dataset_name):
+    """The job is done, every file confirmed with the server's own SHA-256 of the bytes it
+    received, imported by the stand-in `omero` into the named dataset of P1."""
+    assert status["state"] == "done", status
+    files = {f["relative_path"]: f for f in status["files"]}
+    assert sorted(files) == sorted(expected)
+    with db.transaction() as tx:
+        digests = {r["relative_path"]: r["sha256"] for r in tx.fetchall(
+            "SELECT relative_path, sha256 FROM upload_files WHERE job_id = %s", (status["id"],))}
+    for relative, data in expected.items():
+        assert files[relative]["state"] == "imported", files[relative]
+        assert files[relative]["received_bytes"] == len(data)
+        assert digests[relative] == hashlib.sha256(data).hexdigest()
+        assert len(files[relative]["image_ids"]) == 1
+    conn = STATE["omero"].connect("alice")
+    project = conn.getObject("Project", STATE["project"].id)
+    (dataset,) = [d for d in project.listChildren() if d.getName() == dataset_name]
+    in_dataset = {i.getId() for i in conn.getObjects("Image", opts={"dataset": dataset.getId()})}
+    assert set(core.imported_image_ids(status)) <= in_dataset
+
+
+def test_a_folder_is_sent_in_chunks_with_relative_paths(live, tmp_path):
     url = live[0]
-    monkeypatch.setattr(core, "UPLOAD_CHUNK", 1000)
     folder = tmp_path / "plate"
     (folder / "well A1").mkdir(parents=True)
-    (folder / "well A1" / "a.tif").write_bytes(os.urandom(2500))
+    (folder / "well A1" / "a.tif").write_bytes(os.urandom(150_000))
     (folder / "b.tif").write_bytes(b"")
     (folder / ".DS_Store").write_bytes(b"junk")
     client = core.WebClient(url)
     client.login("alice", "secret")
-    core.UploadApi(client).send_files(core.folder_files(str(folder)), "plate")
-    (upload,) = STATE["uploads"].values()
-    assert sorted(upload["files"]) == ["b.tif", "well A1/a.tif"]
-    assert upload["files"]["well A1/a.tif"] == (folder / "well A1" / "a.tif").read_bytes()
+    statuses = []
+    # The client's 8 MiB chunks are more than this server takes (64 KiB): it halves them.
+    api = core.UploadApi(client, interval=0.1)
+    done = api.send_files(core.folder_files(str(folder)), "plate", STATE["project"].id,
+                          on_status=statuses.append)
+    assert api.chunk_bytes == 65536
+    assert_imported(done, {"plate/well A1/a.tif": (folder / "well A1" / "a.tif").read_bytes(),
+                           "plate/b.tif": b""}, "plate")
+    assert done["files"][1]["chunks"] == 3  # 150 000 bytes in 64 KiB chunks
+    assert "upload done" in statuses
+
+
+def test_files_omero_cannot_read_are_pruned_before_the_import(live, tmp_path):
+    url = live[0]
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "a.tif").write_bytes(b"tiff")
+    (folder / "notes.docx").write_bytes(b"docx")
+    client = core.WebClient(url)
+    client.login("alice", "secret")
+    done = core.UploadApi(client, interval=0.1).send_files(
+        core.folder_files(str(folder)), "mixed", STATE["project"].id)
+    states = {f["relative_path"]: f["state"] for f in done["files"]}
+    assert states == {"mixed/a.tif": "imported", "mixed/notes.docx": "pruned"}
+    assert done["state"] == "done"
+
+
+def test_an_interrupted_upload_resumes_from_the_confirmed_offset(live, tmp_path):
+    url = live[0]
+    data = os.urandom(200_000)
+    path = tmp_path / "big.tif"
+    path.write_bytes(data)
+    client = core.WebClient(url)
+    client.login("alice", "secret")
+    api = core.UploadApi(client, chunk_bytes=65536, interval=0.1)
+    job = api.start([(str(path), "big.tif")], "D1", STATE["project"].id)
+    real_open, offsets, dropped = client._open, [], []
+
+    def dropping_second_chunk(method, where, data=None, headers=None, retry_login=True):
+        if "/upload/" in where:
+            offsets.append(int(where.rsplit("offset=", 1)[1]))
+            if len(offsets) == 2 and not dropped:
+                dropped.append(where)
+                raise core.ConnectorError("cannot reach the server: connection reset")
+        return real_open(method, where, data, headers, retry_login)
+
+    client._open = dropping_second_chunk
+    with pytest.raises(core.ConnectorError, match="connection reset"):
+        api.resume(job["id"], [str(path)])
+    assert api.status(job["id"])["files"][0]["received_bytes"] == 65536
+    # A client that lost track starts the file again: the server answers 409 and the client
+    # continues from the offset the server confirmed, not from its own.
+    offsets.clear()
+    api.send_file(job["id"], 0, str(path), offset=0)
+    assert offsets == [0, 65536, 131072, 196608]
+    done = api.finish(job["id"])
+    assert_imported(done, {"D1/big.tif": data}, "D1")
+    assert done["files"][0]["chunks"] == 4  # the refused chunk left nothing behind
 
 
 # -- the window under Xvfb --------------------------------------------------------------------
@@ -321,8 +365,11 @@ def test_window_under_xvfb(live, tmp_path):
     calls = [json.loads(line) for line in imaris_log.read_text().splitlines()]
     assert [c[0] for c in calls] == ["FileOpen", "FileSave"]
     assert calls[0][1].endswith(".ims") and f"img_{image.id}" in calls[0][1]
-    (upload,) = STATE["uploads"].values()
-    assert upload["dataset"] == "D1"  # the selected dataset
+    with db.transaction() as tx:
+        (sent,) = tx.fetchall("SELECT j.state, f.relative_path FROM upload_jobs j"
+                              " JOIN upload_files f ON f.job_id = j.id")
+    assert sent["state"] == "done"
+    assert sent["relative_path"].startswith("D1/")  # the selected dataset
     for name in ("xt-connector-browse.png", "xt-connector-opened.png", "xt-connector-sent.png"):
         assert (SCREENSHOTS / name).stat().st_size > 5000
     saved = json.loads((settings_dir / "settings.json").read_text())
