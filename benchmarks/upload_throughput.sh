@@ -3,21 +3,25 @@
 # compared with the sequential write speed of the upload folder's disk, and the growth of the
 # web workers' memory. Run ON the web host (it reads the disk and the omero-web unit's memory):
 #
-#   benchmarks/upload_throughput.sh https://localhost alice 'password' [size-MiB]
+#   OMERO_PASSWORD=... benchmarks/upload_throughput.sh https://localhost alice [size-MiB]
+#
+# The password comes from OMERO_PASSWORD (or a prompt) and reaches curl on its standard input,
+# never on a command line. CURL_OPTS=-k only for a lab's self-signed certificate.
 #
 # Environment: UPLOAD_DIR (default /var/lib/omero-plugins/upload), CHUNK_MIB (default 8, must
-# not exceed OMERO_UPLOAD_CHUNK_BYTES), CURL_OPTS (default -k for the self-signed certificate).
+# not exceed OMERO_UPLOAD_CHUNK_BYTES), CURL_OPTS (extra curl options, default none).
 # Passes (exit 0) when throughput >= 70% of the disk's sequential write speed and the web
 # workers grew by less than 100 MB; prints the numbers either way.
 set -euo pipefail
 
-base=${1:?usage: $0 BASE_URL USER PASSWORD [SIZE_MIB]}
+base=${1:?usage: OMERO_PASSWORD=... $0 BASE_URL USER [SIZE_MIB]}
 user=${2:?user}
-password=${3:?password}
-size_mib=${4:-1024}
+password=${OMERO_PASSWORD:-}
+[[ -n $password ]] || { read -r -s -p "OMERO password for $user: " password; echo; }
+size_mib=${3:-1024}
 upload_dir=${UPLOAD_DIR:-/var/lib/omero-plugins/upload}
 chunk_mib=${CHUNK_MIB:-8}
-read -r -a curl_opts <<< "${CURL_OPTS:--k}"
+read -r -a curl_opts <<< "${CURL_OPTS:-}"
 work=$(mktemp -d "${upload_dir}/.bench-XXXXXX")
 jar=$work/cookies
 trap 'rm -rf "$work"' EXIT
@@ -54,9 +58,9 @@ done
 echo "== logging in to ${base} as ${user}"
 curl -fsS "${curl_opts[@]}" -c "$jar" -b "$jar" "$base/webclient/login/" -o /dev/null
 csrf=$(awk '$6 == "csrftoken" {print $7}' "$jar")
-curl -fsS "${curl_opts[@]}" -c "$jar" -b "$jar" -o /dev/null -e "$base/webclient/login/" \
-     -H "X-CSRFToken: $csrf" --data-urlencode "username=$user" \
-     --data-urlencode "password=$password" -d server=1 -d "csrfmiddlewaretoken=$csrf" \
+printf '%s' "$password" | curl -fsS "${curl_opts[@]}" -c "$jar" -b "$jar" -o /dev/null \
+     -e "$base/webclient/login/" -H "X-CSRFToken: $csrf" --data-urlencode "username=$user" \
+     --data-urlencode "password@-" -d server=1 -d "csrfmiddlewaretoken=$csrf" \
      "$base/webclient/login/"
 csrf=$(awk '$6 == "csrftoken" {print $7}' "$jar")
 

@@ -1,6 +1,7 @@
-"""Helpers of the whole-stack tests: run commands on a web host as OMERO.web runs them."""
+"""Helpers of the whole-stack tests: run commands on a web host as OMERO.web runs them, wait."""
 
 import shlex
+import time
 
 # The omero-web service's user, environment file and OMERODIR, in a transient unit.
 _AS_WEB = ("systemd-run --quiet --wait --pipe --collect -p User=omero-web -p Group=omero-web "
@@ -21,3 +22,13 @@ def django_python(host, code, *args):
                    + " ".join(shlex.quote(a) for a in args))
     assert out.rc == 0, out.stdout + out.stderr
     return out.stdout.strip().splitlines()
+
+
+def wait_until(check, timeout=60):
+    """Poll `check` once a second until it is true (True) or `timeout` seconds pass (False)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if check():
+            return True
+        time.sleep(1)
+    return False

@@ -4,13 +4,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
-from webhost import django_python, run_as_web
+from webhost import django_python, run_as_web, wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 PLUGINS = ["omero_plugin_common", "omeroweb_omp_plugin", "omeroweb_upload", "omeroweb_admin_tools",
@@ -124,15 +123,6 @@ def test_every_unit_logs_to_journald(host):
     for unit in UNITS:
         lines = host.run(f"journalctl -u {unit} --no-pager -q -n 5 -o cat").stdout.strip()
         assert lines, f"no journal lines from {unit}"
-
-
-def wait_until(check, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if check():
-            return True
-        time.sleep(1)
-    return False
 
 
 @pytest.mark.parametrize("unit", ["omero-web"] + [f"omero-celery@{q}" for q in QUEUES])

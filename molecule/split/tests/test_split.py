@@ -5,14 +5,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import testinfra
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
-from webhost import django_python, run_as_web
+from webhost import django_python, run_as_web, wait_until
 
 QUEUES = ["omp", "upload", "imaris_export", "admin"]
 PLUGINS = ["omero_plugin_common", "omeroweb_omp_plugin", "omeroweb_upload", "omeroweb_admin_tools",
@@ -53,15 +52,6 @@ def front_door(h, path, *curl_args):
                            "--resolve", f"{SERVER_NAME}:443:{address_of(h)}",
                            f"https://{SERVER_NAME}{path}"], capture_output=True, text=True)
     return proc.stdout
-
-
-def wait_until(check, timeout=90):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if check():
-            return True
-        time.sleep(1)
-    return False
 
 
 def test_each_tier_runs_where_the_inventory_puts_it(db, webs, ops):
@@ -146,8 +136,9 @@ def test_the_plugin_database_admits_only_the_plugin_hosts(db, webs, ops):
     # would refuse it).
     proc = subprocess.run(
         ["psql", "-w", f"host={address_of(db)} port=5433 user=omero_plugins dbname=omero_plugins "
-         "password=split-plugins-db-password-0001 connect_timeout=5", "-c", "select 1"],
-        capture_output=True, text=True)
+         "connect_timeout=5", "-c", "select 1"],
+        capture_output=True, text=True,
+        env={**os.environ, "PGPASSWORD": "split-plugins-db-password-0001"})
     assert proc.returncode != 0, proc.stdout
 
 
@@ -162,7 +153,7 @@ def test_prometheus_scrapes_every_host(ops):
         return targets and all(t["health"] == "up" for t in targets
                                if t["labels"]["job"] != "blackbox_tcp")
 
-    assert wait_until(all_up), prometheus(ops, "targets?state=active")
+    assert wait_until(all_up, 90), prometheus(ops, "targets?state=active")
     targets = prometheus(ops, "targets?state=active")["activeTargets"]
     nodes = {t["labels"].get("host") for t in targets if t["labels"]["job"] == "node"}
     assert nodes == {"split-db", "split-web1", "split-web2", "split-ops"}
@@ -177,6 +168,6 @@ def test_probes_reach_both_web_hosts_and_the_data_tier(ops):
                    if r["value"][1] != "1" and r["metric"].get("probe") not in absent]
         return results and not failing
 
-    assert wait_until(probes_ok), prometheus(ops, "query?query=probe_success")
+    assert wait_until(probes_ok, 90), prometheus(ops, "query?query=probe_success")
     results = prometheus(ops, 'query?query=probe_success{probe="omero_web_login"}')["result"]
     assert len(results) == 2
