@@ -31,9 +31,9 @@ log = logging.getLogger("XTOmeroConnector")
 class ConnectorError(Exception):
     """A failure worth showing to the user in the status bar (with the HTTP status, if any)."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, code: str | None = None) -> None:
         super().__init__(message)
-        self.status = status
+        self.status, self.code = status, code
 
 
 # -- settings --------------------------------------------------------------------------------
@@ -122,7 +122,8 @@ class WebClient:
                 self.login(*self._credentials)
                 return self._open(method, path, data, headers={
                     k: v for k, v in headers.items() if k != "X-CSRFToken"}, retry_login=False)
-            raise ConnectorError(self._error_text(exc), exc.code) from None
+            message, code = self._error_details(exc)
+            raise ConnectorError(message, exc.code, code) from None
         except urllib.error.URLError as exc:
             raise ConnectorError(f"cannot reach {self.base}: {exc.reason}") from None
         if "/webclient/login" in response.geturl() and retry_login and self._credentials:
@@ -131,15 +132,18 @@ class WebClient:
         return response
 
     @staticmethod
-    def _error_text(exc: urllib.error.HTTPError) -> str:
+    def _error_details(exc: urllib.error.HTTPError) -> tuple:
+        """("HTTP <status>: <the server's message>", the server's error code or None)."""
+        code = None
         try:
             body = json.loads(exc.read().decode("utf-8"))
             error = body.get("error")
             message = error.get("message") if isinstance(error, dict) else error or body.get(
                 "message")
+            code = error.get("code") if isinstance(error, dict) else None
         except (ValueError, AttributeError):
             message = None
-        return f"HTTP {exc.code}: {message or exc.reason}"
+        return f"HTTP {exc.code}: {message or exc.reason}", code
 
     def get_json(self, path: str) -> dict:
         with self._open("GET", path) as response:
@@ -269,6 +273,19 @@ def export_to_file(client: WebClient, image_id: int, download_dir: str, interval
 # -- the upload plugin ----------------------------------------------------------------------------
 
 
+def _prefix_sha256(handle, length: int):
+    """A running SHA-256 of the file's first `length` bytes (what the server confirmed)."""
+    digest = hashlib.sha256()
+    handle.seek(0)
+    while length > 0:
+        block = handle.read(min(1024 * 1024, length))
+        if not block:
+            raise ConnectorError("the file is shorter than what the server already has")
+        digest.update(block)
+        length -= len(block)
+    return digest
+
+
 def file_sha256(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -285,7 +302,9 @@ class UploadApi:
     """The omeroweb_upload plugin's API (docs/plugins/upload.md), as its own page uses it:
 
     POST start/ {project_id, files: [{relative_path, size, sha256}]} → 201 the job's status
-    POST upload/<job>/<index>/?offset=N, raw bytes, X-Chunk-Sha256 → {received_bytes, state}
+    POST upload/<job>/<index>/?offset=N, raw bytes, X-Prefix-Sha256 (the file's SHA-256 up to
+         the chunk's end; X-Chunk-Sha256, the chunk's own, where the server answers
+         prefix_unsupported) → {received_bytes, state}
          (409 wrong_offset: continue from the offset status/ confirms)
     GET  status/<job>/ → {state, files: [{index, received_bytes, state, compat, image_ids}]}
     POST prune/<job>/ {keep_paths}, confirm/<job>/, import/<job>/ → 202
@@ -341,17 +360,26 @@ class UploadApi:
         size = os.path.getsize(path)
         conflicts = 0
         with open(path, "rb") as handle:
+            running = _prefix_sha256(handle, offset)  # None: the server takes chunk digests
             while offset < size:
                 handle.seek(offset)
                 chunk = handle.read(self.chunk_bytes)
                 query = urllib.parse.urlencode({"offset": offset})
-                headers = {"Content-Type": "application/octet-stream",
-                           "X-Chunk-Sha256": hashlib.sha256(chunk).hexdigest()}
+                headers = {"Content-Type": "application/octet-stream"}
+                if running is not None:
+                    after = running.copy()
+                    after.update(chunk)
+                    headers["X-Prefix-Sha256"] = after.hexdigest()
+                else:
+                    headers["X-Chunk-Sha256"] = hashlib.sha256(chunk).hexdigest()
                 try:
                     with self.client._open("POST", f"{self.prefix}/upload/{job_id}/{index}/"
                                            f"?{query}", chunk, headers) as response:
                         answer = json.loads(response.read().decode("utf-8"))
                 except ConnectorError as exc:
+                    if exc.code == "prefix_unsupported" and running is not None:
+                        running = None  # an older or restricted server: chunk digests
+                        continue
                     if exc.status == 413 and self.chunk_bytes > MIN_CHUNK:
                         self.chunk_bytes = max(MIN_CHUNK, self.chunk_bytes // 2)
                         continue  # the server takes smaller chunks
@@ -363,8 +391,12 @@ class UploadApi:
                         return
                     offset = entry["received_bytes"]
                     log.info("file %s: continuing at the confirmed offset %s", index, offset)
+                    if running is not None:
+                        running = _prefix_sha256(handle, offset)
                     continue
                 offset = answer["received_bytes"]
+                if running is not None:
+                    running = after
                 if answer["state"] != "pending":
                     return
 

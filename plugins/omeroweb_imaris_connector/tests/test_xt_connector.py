@@ -284,6 +284,37 @@ def test_an_interrupted_upload_resumes_from_the_confirmed_offset(live, tmp_path)
     assert done["files"][0]["chunks"] == 4  # the refused chunk left nothing behind
 
 
+@pytest.mark.parametrize("server_has_prefix", [True, False])
+def test_chunks_carry_the_files_running_digest_or_their_own(live, tmp_path, monkeypatch,
+                                                            server_has_prefix):
+    """X-Prefix-Sha256 (the file up to the chunk's end) where the server supports it; after
+    a prefix_unsupported answer, X-Chunk-Sha256 for the rest of the file."""
+    from omeroweb_upload import running_sha256
+
+    monkeypatch.setattr(running_sha256, "available", server_has_prefix)
+    data = os.urandom(150_000)
+    path = tmp_path / "c.tif"
+    path.write_bytes(data)
+    client = core.WebClient(live[0])
+    client.login("alice", "secret")
+    api = core.UploadApi(client, chunk_bytes=65536, interval=0.1)
+    job = api.start([(str(path), "c.tif")], "D1", STATE["project"].id)
+    real_open, sent = client._open, []
+
+    def recording(method, where, body=None, headers=None, retry_login=True):
+        if "/upload/" in where:
+            sent.append(sorted(k for k in headers if k.endswith("Sha256")))
+        return real_open(method, where, body, headers, retry_login)
+
+    client._open = recording
+    done = api.resume(job["id"], [str(path)])
+    assert_imported(done, {"D1/c.tif": data}, "D1")
+    if server_has_prefix:
+        assert sent == [["X-Prefix-Sha256"]] * 3
+    else:
+        assert sent == [["X-Prefix-Sha256"]] + [["X-Chunk-Sha256"]] * 3
+
+
 # -- the window under Xvfb --------------------------------------------------------------------
 
 DRIVER = r'''

@@ -10,14 +10,17 @@ from __future__ import annotations
 import errno
 import fcntl
 import hashlib
+import mmap
 import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from .paths import open_in_job
+from .running_sha256 import RunningSha256
 
 READ_BLOCK = 1024 * 1024
+DIRECT_ALIGN = 4096  # O_DIRECT offsets and lengths: a multiple of the device's block size
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
@@ -55,9 +58,19 @@ def check_free_space(upload_dir: Path, incoming: int, keep_free: int) -> None:
 
 
 def write_chunk(folder: Path, relative: PurePosixPath, offset: int, length: int,
-                read: Callable[[int], bytes], expected_sha256: str) -> None:
-    """Write `length` bytes from `read` at `offset`; keep them only if their hash matches."""
-    fd = open_in_job(folder, relative, os.O_WRONLY | os.O_CREAT)
+                readinto: Callable[[memoryview], int], chunk_sha256: str | None = None,
+                prefix_sha256: str | None = None, prefix_state: bytes | None = None
+                ) -> bytes | None:
+    """Write `length` bytes from `readinto` at `offset`; keep them only if their hash matches.
+
+    chunk_sha256 is the chunk's own digest. prefix_sha256 is the digest of the file's bytes
+    from 0 to the end of this chunk: checked by carrying on the running SHA-256 saved after
+    the previous chunk (prefix_state; rebuilt from the file when missing), one pass over each
+    byte. Returns the running state to save with the new confirmed offset (None without
+    prefix_sha256). The bytes are durable (fdatasync) before this returns.
+    """
+    fd = open_in_job(folder, relative, os.O_RDWR | os.O_CREAT)
+    direct = None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -65,25 +78,38 @@ def write_chunk(folder: Path, relative: PurePosixPath, offset: int, length: int,
             raise ChunkError("another chunk of this file is being written", 409,
                              "chunk_in_progress") from None
         os.ftruncate(fd, offset)  # drop whatever an interrupted chunk left behind
-        digest = hashlib.sha256()
-        remaining, position = length, offset
+        direct = _open_direct(folder, relative)
+        use_direct = direct is not None
+        running = None
+        if prefix_sha256 is not None:
+            running = RunningSha256(prefix_state) if prefix_state or not offset \
+                else _rehash(fd, offset)
+        digest = hashlib.sha256() if chunk_sha256 is not None else None
         try:
-            while remaining:
-                data = read(min(READ_BLOCK, remaining))
-                if not data:
-                    raise ChunkError(f"the chunk ended after {length - remaining} of {length} "
-                                     "bytes", 400, "incomplete_chunk")
-                digest.update(data)
-                view = memoryview(data)
-                while view:
-                    written = os.pwrite(fd, view, position)
-                    position += written
-                    view = view[written:]
-                remaining -= len(data)
-            if digest.hexdigest() != expected_sha256:
+            with _Block() as block:
+                remaining, position = length, offset
+                while remaining:
+                    wanted = min(READ_BLOCK, remaining)
+                    got = block.fill(readinto, wanted)
+                    if got < wanted:
+                        raise ChunkError(f"the chunk ended after {length - remaining + got} of "
+                                         f"{length} bytes", 400, "incomplete_chunk")
+                    view = block.view[:got]
+                    if digest is not None:
+                        digest.update(view)
+                    if running is not None:
+                        running.update(view)
+                    use_direct = _write(fd, direct if use_direct else None, view, position)
+                    position += got
+                    remaining -= got
+                    del view
+            if digest is not None and digest.hexdigest() != chunk_sha256:
                 raise ChunkError("the chunk's SHA-256 does not match X-Chunk-Sha256", 422,
                                  "checksum_mismatch")
-            os.fdatasync(fd)
+            if running is not None and running.hexdigest() != prefix_sha256:
+                raise ChunkError("the SHA-256 of the file up to this chunk does not match "
+                                 "X-Prefix-Sha256", 422, "checksum_mismatch")
+            os.fdatasync(fd)  # covers the O_DIRECT writes' metadata (size, extents) too
         except OSError as exc:
             os.ftruncate(fd, offset)
             if exc.errno in _DISK_FULL:
@@ -93,8 +119,88 @@ def write_chunk(folder: Path, relative: PurePosixPath, offset: int, length: int,
         except ChunkError:
             os.ftruncate(fd, offset)
             raise
+        return running.state() if running is not None else None
     finally:
+        if direct is not None:
+            os.close(direct)
         os.close(fd)
+
+
+class _Block:
+    """One page-aligned READ_BLOCK buffer (O_DIRECT needs aligned memory), reused per read."""
+
+    def __enter__(self) -> _Block:
+        self.memory = mmap.mmap(-1, READ_BLOCK)
+        self.view = memoryview(self.memory)
+        return self
+
+    def fill(self, readinto: Callable[[memoryview], int], wanted: int) -> int:
+        got = 0
+        while got < wanted:
+            step = readinto(self.view[got:wanted])
+            if not step:
+                break
+            got += step
+        return got
+
+    def __exit__(self, *_: object) -> None:
+        try:
+            self.view.release()
+            self.memory.close()
+        except BufferError:
+            pass  # a slice is still referenced by an exception on its way up; GC frees it
+
+
+def _open_direct(folder: Path, relative: PurePosixPath) -> int | None:
+    """A second descriptor that bypasses the page cache: a chunk's bytes are written once,
+    read never again here, and copying them through the cache cost more CPU than hashing
+    them (see docs/plugins/upload.md). None where the filesystem refuses O_DIRECT."""
+    if not hasattr(os, "O_DIRECT"):
+        return None
+    try:
+        return open_in_job(folder, relative, os.O_WRONLY | os.O_DIRECT)
+    except OSError as exc:
+        if exc.errno in (errno.EINVAL, errno.EOPNOTSUPP):
+            return None
+        raise
+
+
+def _write(fd: int, direct: int | None, view: memoryview, position: int) -> bool:
+    """Write all of view at position; aligned whole blocks bypass the cache. Returns whether
+    to keep writing through `direct` (not once the filesystem refused an aligned write)."""
+    if direct is not None and position % DIRECT_ALIGN == 0 and len(view) % DIRECT_ALIGN == 0:
+        try:
+            _pwrite_all(direct, view, position)
+            return True
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            direct = None
+    _pwrite_all(fd, view, position)
+    return direct is not None
+
+
+def _pwrite_all(fd: int, view: memoryview, position: int) -> None:
+    while view:
+        written = os.pwrite(fd, view, position)
+        position += written
+        view = view[written:]
+
+
+def _rehash(fd: int, length: int) -> RunningSha256:
+    """The running SHA-256 of the file's first `length` bytes, read back from disk: only for a
+    file whose earlier chunks came without X-Prefix-Sha256."""
+    running = RunningSha256()
+    with _Block() as block:
+        position = 0
+        while position < length:
+            got = os.preadv(fd, [block.view[:min(READ_BLOCK, length - position)]], position)
+            if not got:
+                raise ChunkError("the file is shorter than its confirmed offset", 409,
+                                 "conflict")
+            running.update(block.view[:got])
+            position += got
+    return running
 
 
 def file_sha256(folder: Path, relative: PurePosixPath) -> str:

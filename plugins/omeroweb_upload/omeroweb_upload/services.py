@@ -19,7 +19,7 @@ from typing import Any
 from omero_plugin_common import db, jobs
 from omero_plugin_common.web import RequestError
 
-from . import chunks
+from . import chunks, running_sha256
 from .config import upload_settings
 from .paths import UnsafePath, junk_reason, safe_relative_path
 
@@ -262,12 +262,19 @@ def _mark_lost(job: dict[str, Any], platform: jobs.Job) -> dict[str, Any]:
 
 
 def receive_chunk(job_id: str, idx: int, user: str, is_admin: bool, offset: int, length: int,
-                  read: Callable[[int], bytes], chunk_sha256: Any, file_sha256: Any
-                  ) -> dict[str, Any]:
+                  readinto: Callable[[memoryview], int], chunk_sha256: Any, file_sha256: Any,
+                  prefix_sha256: Any = None) -> dict[str, Any]:
+    """One chunk at the file's confirmed offset, checked by X-Prefix-Sha256 (the digest of the
+    file up to the chunk's end: one hash pass, and the last one is the whole file's digest) or
+    X-Chunk-Sha256 (the chunk's digest; the file is read again once complete)."""
     settings = upload_settings()
     chunk_sha = _sha(chunk_sha256, "X-Chunk-Sha256")
-    if chunk_sha is None:
-        raise RequestError("the X-Chunk-Sha256 header is required")
+    prefix_sha = _sha(prefix_sha256, "X-Prefix-Sha256")
+    if chunk_sha is None and prefix_sha is None:
+        raise RequestError("the X-Prefix-Sha256 or X-Chunk-Sha256 header is required")
+    if prefix_sha is not None and not running_sha256.available:
+        raise RequestError("this server cannot check X-Prefix-Sha256; send X-Chunk-Sha256",
+                           400, "prefix_unsupported")
     final_sha = _sha(file_sha256, "X-File-Sha256")
     if length <= 0 or length > settings.chunk_bytes:
         raise RequestError(f"a chunk must carry 1 to {settings.chunk_bytes} bytes", 413)
@@ -284,23 +291,31 @@ def receive_chunk(job_id: str, idx: int, user: str, is_admin: bool, offset: int,
     _check_offset(f, offset, length)
     folder = chunks.files_dir(upload_dir(), job_id)
     relative = PurePosixPath(f["relative_path"])
+    saved = bytes(f["sha256_state"]) if f["sha256_state"] is not None else None
     try:
         chunks.check_free_space(upload_dir(), length, settings.min_free_bytes)
-        chunks.write_chunk(folder, relative, offset, length, read, chunk_sha)
+        state = chunks.write_chunk(folder, relative, offset, length, readinto, chunk_sha,
+                                   prefix_sha, saved)
     except chunks.ChunkError as exc:
         raise RequestError(exc.message, exc.status, exc.code) from None
     except UnsafePath as exc:
         raise RequestError(str(exc)) from None
     with db.transaction() as tx:
+        # The running state is saved with the offset it belongs to, in one transaction, after
+        # the bytes are durable: a crash leaves either both old or both new.
         row = tx.fetchone(
-            "UPDATE upload_files SET received_bytes = %s, chunks = chunks + 1"
+            "UPDATE upload_files SET received_bytes = %s, chunks = chunks + 1,"
+            " sha256_state = %s"
             " WHERE job_id = %s AND idx = %s AND received_bytes = %s AND state = 'pending'"
-            " RETURNING *", (offset + length, str(job_id), idx, offset))
+            " RETURNING *", (offset + length, state, str(job_id), idx, offset))
         if row is None:
             raise RequestError("this chunk was confirmed by another request", 409, "conflict")
         tx.execute("UPDATE upload_jobs SET updated_at = now() WHERE id = %s", (str(job_id),))
     if row["received_bytes"] == row["size"]:
-        row = _complete_file(job_id, row, final_sha)
+        # With X-Prefix-Sha256 the server computed the whole file's digest itself, from the
+        # very bytes it wrote; it is checked against the declared one without reading again.
+        row = _complete_file(job_id, row, final_sha or prefix_sha,
+                             prefix_sha if state is not None else None)
     return {"index": idx, "received_bytes": row["received_bytes"], "chunks": row["chunks"],
             "state": row["state"], "sha256": row["sha256"]}
 
@@ -315,22 +330,27 @@ def _check_offset(f: dict[str, Any], offset: int, length: int) -> None:
         raise RequestError(f"the chunk goes past the file's declared size {f['size']}")
 
 
-def _complete_file(job_id: str, row: dict[str, Any], final_sha: str | None) -> dict[str, Any]:
+def _complete_file(job_id: str, row: dict[str, Any], final_sha: str | None,
+                   computed: str | None) -> dict[str, Any]:
+    """Compare the whole file's digest (`computed` while receiving, else read back) with the
+    one declared at start or with the last chunk."""
     folder = chunks.files_dir(upload_dir(), job_id)
     relative = PurePosixPath(row["relative_path"])
     expected = row["sha256"] or final_sha
     if expected is None:
         raise RequestError("the last chunk needs X-File-Sha256 (the whole file's SHA-256)")
-    actual = chunks.file_sha256(folder, relative)
+    actual = computed or chunks.file_sha256(folder, relative)
     with db.transaction() as tx:
         if actual != expected:
             chunks.reset_file(folder, relative)
-            tx.execute("UPDATE upload_files SET received_bytes = 0, chunks = 0"
+            tx.execute("UPDATE upload_files SET received_bytes = 0, chunks = 0,"
+                       " sha256_state = NULL"
                        " WHERE job_id = %s AND idx = %s", (job_id, row["idx"]))
             error = RequestError(f"{relative}: the file's SHA-256 does not match; it was "
                                  "discarded, upload it again", 422, "checksum_mismatch")
         else:
-            row = tx.fetchone("UPDATE upload_files SET state = 'uploaded', sha256 = %s"
+            row = tx.fetchone("UPDATE upload_files SET state = 'uploaded', sha256 = %s,"
+                              " sha256_state = NULL"
                               " WHERE job_id = %s AND idx = %s RETURNING *",
                               (actual, job_id, row["idx"]))
             _advance_if_uploaded(tx, job_id)

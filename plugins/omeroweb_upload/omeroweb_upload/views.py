@@ -15,7 +15,7 @@ from omero_plugin_common.omero_helpers import can_edit, get_id, get_text, userna
 from omero_plugin_common.views import page_views
 from omero_plugin_common.web import RequestError, handle_request_errors, parse_json_body
 
-from . import sem_edx, services
+from . import body, sem_edx, services
 from .config import upload_settings
 from .plugin import PLUGIN
 
@@ -67,7 +67,8 @@ def start(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
 @handle_request_errors
 def upload_chunk(request: HttpRequest, job_id: str, index: int, conn: Any = None,
                  **_: Any) -> JsonResponse:
-    """Raw bytes of one chunk at ?offset=N; X-Chunk-Sha256 (and X-File-Sha256 on the last)."""
+    """Raw bytes of one chunk at ?offset=N, with X-Prefix-Sha256 (the file's digest up to the
+    chunk's end) or X-Chunk-Sha256 (and X-File-Sha256 on the last, unless declared at start)."""
     offset = request.GET.get("offset", "")
     length = request.META.get("CONTENT_LENGTH") or ""
     if not offset.isdigit() or not length.isdigit():
@@ -76,8 +77,9 @@ def upload_chunk(request: HttpRequest, job_id: str, index: int, conn: Any = None
         raise RequestError("a chunk is sent as application/octet-stream", 415)
     user, admin = _who(conn)
     result = services.receive_chunk(
-        job_id, index, user, admin, int(offset), int(length), request.read,
-        request.headers.get("X-Chunk-Sha256"), request.headers.get("X-File-Sha256"))
+        job_id, index, user, admin, int(offset), int(length), body.reader(request, int(length)),
+        request.headers.get("X-Chunk-Sha256"), request.headers.get("X-File-Sha256"),
+        request.headers.get("X-Prefix-Sha256"))
     return JsonResponse(result)
 
 

@@ -74,9 +74,14 @@ class Session:
         data = body if isinstance(body, (str, bytes)) else json.dumps(body or {})
         return self.use().client.post(url, data, content_type="application/json", **headers)
 
-    def chunk(self, job, index, offset, data, sha=None, file_sha=None, csrf=True):
+    def chunk(self, job, index, offset, data, sha=None, file_sha=None, csrf=True, prefix=None):
+        """X-Chunk-Sha256 (sha, by default the data's), or X-Prefix-Sha256 when prefix is
+        given (the digest of the file up to the end of this chunk)."""
         headers = dict(self.headers) if csrf else {}
-        headers["HTTP_X_CHUNK_SHA256"] = sha or hashlib.sha256(data).hexdigest()
+        if prefix:
+            headers["HTTP_X_PREFIX_SHA256"] = prefix
+        else:
+            headers["HTTP_X_CHUNK_SHA256"] = sha or hashlib.sha256(data).hexdigest()
         if file_sha:
             headers["HTTP_X_FILE_SHA256"] = file_sha
         return self.use().client.post(f"/omeroweb_upload/upload/{job}/{index}/?offset={offset}",

@@ -68,7 +68,7 @@ def test_resumable_upload_continues_from_the_last_confirmed_chunk(upload_dir, wo
     cut = io.BytesIO(DATA[65536:100000])
     with pytest.raises(ChunkError, match="ended after 34464 of 65536"):
         write_chunk(upload_dir / job["id"] / "files", PurePosixPath("a.tif"), 65536, 65536,
-                    cut.read, hashlib.sha256(DATA[65536:131072]).hexdigest())
+                    cut.readinto, hashlib.sha256(DATA[65536:131072]).hexdigest())
     status = alice.get(f"/omeroweb_upload/status/{job['id']}/").json()
     assert status["files"][0]["received_bytes"] == 65536 and status["files"][0]["chunks"] == 1
     # A client that lost track sends the wrong offset: told where to continue.

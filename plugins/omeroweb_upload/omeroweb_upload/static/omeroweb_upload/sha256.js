@@ -66,6 +66,16 @@
       H[0] += a; H[1] += b; H[2] += c; H[3] += d2; H[4] += e; H[5] += f; H[6] += g; H[7] += h;
     }
 
+    // An independent hasher in the same state (hex() finishes the one it is called on).
+    copy() {
+      const twin = new Sha256();
+      twin.h.set(this.h);
+      twin.buffer.set(this.buffer);
+      twin.buffered = this.buffered;
+      twin.length = this.length;
+      return twin;
+    }
+
     // The digest as hex; the hasher is finished afterwards.
     hex() {
       const bits = this.length * 8;

@@ -47,10 +47,15 @@
 
   // -- sending one file ---------------------------------------------------------------------
 
+  // Each chunk carries X-Prefix-Sha256, the digest of the file up to its end: the server
+  // carries the same running digest on and checks the whole file without reading it again.
+  // A server that cannot (prefix_unsupported) gets each chunk's own digest instead.
+  let prefixDigests = true;
+
   async function sendFile(jobId, entry, file, onProgress) {
-    const hasher = new window.UploadSha256();
+    let hasher = new window.UploadSha256();
     let offset = entry.received_bytes;
-    // A resumed file: hash the part the server already has (the file digest covers it all).
+    // A resumed file: hash the part the server already has (the digests cover it all).
     for (let p = 0; p < offset; p += config.chunkBytes) {
       const end = Math.min(p + config.chunkBytes, offset);
       hasher.update(new Uint8Array(await file.slice(p, end).arrayBuffer()));
@@ -58,12 +63,24 @@
     while (offset < file.size) {
       const end = Math.min(offset + config.chunkBytes, file.size);
       const buffer = await file.slice(offset, end).arrayBuffer();
-      hasher.update(new Uint8Array(buffer));
-      const headers = { "Content-Type": "application/octet-stream",
-                        "X-Chunk-Sha256": hex(await crypto.subtle.digest("SHA-256", buffer)) };
-      if (end === file.size) headers["X-File-Sha256"] = hasher.hex();
-      const result = await api(`upload/${jobId}/${entry.index}/?offset=${offset}`,
-                               { method: "POST", headers, body: buffer });
+      const after = hasher.copy().update(new Uint8Array(buffer));
+      const headers = { "Content-Type": "application/octet-stream" };
+      if (prefixDigests) {
+        headers["X-Prefix-Sha256"] = after.copy().hex();
+      } else {
+        headers["X-Chunk-Sha256"] = hex(await crypto.subtle.digest("SHA-256", buffer));
+        if (end === file.size) headers["X-File-Sha256"] = after.copy().hex();
+      }
+      let result;
+      try {
+        result = await api(`upload/${jobId}/${entry.index}/?offset=${offset}`,
+                           { method: "POST", headers, body: buffer });
+      } catch (error) {
+        if (error.code !== "prefix_unsupported" || !prefixDigests) throw error;
+        prefixDigests = false;
+        continue;
+      }
+      hasher = after;
       offset = result.received_bytes;
       onProgress(entry.index, offset);
     }
