@@ -1,13 +1,16 @@
 """CPU seconds per GiB of each stage of the upload plugin's chunk path (outside CI).
 
-Run: .venv-plugins/bin/python benchmarks/upload_cpu_stages.py [MiB, default 1024]
+Run: PYTHONPATH=plugins/omeroweb_upload .venv-plugins/bin/python benchmarks/upload_cpu_stages.py
+         [MiB, default 1024]
 
 Measures thread CPU time (user + system of the measuring thread: other helpers' load on shared
 cores changes wall time, not this), best of BENCH_REPEAT (default 3), for:
   - reading a request body through gunicorn's reader (wsgi.input, as Django's request.read
     sees it) in 1 MiB reads, and with recv_into a preallocated buffer (the server's fast path);
   - SHA-256 (hashlib, OpenSSL) over the same bytes;
-  - pwrite to a file in the upload folder, and fdatasync every 8 MiB (its wall time too);
+  - the running SHA-256 the server keeps (OpenSSL's SHA256_CTX through ctypes);
+  - pwrite to a file in the upload folder through the page cache and with O_DIRECT, and
+    fdatasync every 8 MiB (its wall time too: waiting for the disk is not CPU);
   - re-reading and hashing the whole file (what the final check did before).
 The sending side is a separate process over loopback TCP, so its CPU is not counted here.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import mmap
 import os
 import socket
 import sys
@@ -83,10 +87,26 @@ def sha256(size: int) -> float:
     return time.thread_time() - began
 
 
-def write_and_sync(size: int, folder: str) -> tuple[float, float, float]:
-    block = memoryview(os.urandom(BLOCK))
+def running_sha256(size: int) -> float:
+    from omeroweb_upload.running_sha256 import RunningSha256
+
+    block = bytearray(os.urandom(CHUNK))
+    began = time.thread_time()
+    state = RunningSha256().state()
+    for _ in range(size // CHUNK):  # as the server does: restore, update, save, digest
+        running = RunningSha256(state)
+        running.update(block)
+        state = running.state()
+        running.hexdigest()
+    return time.thread_time() - began
+
+
+def write_and_sync(size: int, folder: str, flags: int = 0) -> tuple[float, float, float]:
+    memory = mmap.mmap(-1, BLOCK)  # page-aligned, as O_DIRECT needs
+    memory.write(os.urandom(BLOCK))
+    block = memoryview(memory)
     path = os.path.join(folder, f".stage-bench-{os.getpid()}")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | flags, 0o600)
     write_cpu = sync_cpu = sync_wall = 0.0
     try:
         for chunk in range(size // CHUNK):
@@ -100,6 +120,8 @@ def write_and_sync(size: int, folder: str) -> tuple[float, float, float]:
             sync_wall += time.monotonic() - wall
         return write_cpu, sync_cpu, sync_wall
     finally:
+        block.release()
+        memory.close()
         os.close(fd)
         os.unlink(path)
 
@@ -134,15 +156,17 @@ def main() -> None:
         best("body via gunicorn Body.read(1 MiB)", gunicorn_read(size))
         best("body via socket.recv_into (fast path)", recv_into(size))
         best("SHA-256 (hashlib)", sha256(size))
-        write_cpu, sync_cpu, sync_wall = write_and_sync(size, folder)
-        best("pwrite 1 MiB blocks", write_cpu)
-        best("fdatasync per 8 MiB (CPU)", sync_cpu)
-        best("fdatasync per 8 MiB (wall, not CPU)", sync_wall)
+        best("running SHA-256 (libcrypto, state saved)", running_sha256(size))
+        for label, flags in (("page cache", 0), ("O_DIRECT", os.O_DIRECT)):
+            write_cpu, sync_cpu, sync_wall = write_and_sync(size, folder, flags)
+            best(f"pwrite 1 MiB blocks, {label}", write_cpu)
+            best(f"fdatasync per 8 MiB, {label} (CPU)", sync_cpu)
+            best(f"fdatasync per 8 MiB, {label} (wall)", sync_wall)
         best("re-read + SHA-256 of the whole file", reread_and_hash(size, folder))
     out = io.StringIO()
     out.write(f"CPU seconds per GiB, best of {repeat} ({size // MIB} MiB each, {folder}):\n")
     for name, values in rows.items():
-        out.write(f"  {name:42s} {min(values):6.2f} s/GiB  ({1024 / min(values):7.0f} MiB/s)\n")
+        out.write(f"  {name:44s} {min(values):6.2f} s/GiB  ({1024 / min(values):7.0f} MiB/s)\n")
     print(out.getvalue(), end="")
 
 

@@ -138,8 +138,8 @@ def _rss_kb(pids):
 def _dd_speed(folder, size):
     seq = folder / "seq"
     began = time.monotonic()
-    subprocess.run(["dd", "if=/dev/zero", f"of={seq}", f"bs={8 * MIB}", f"count={size // (8 * MIB)}",
-                    "conv=fdatasync", "status=none"], check=True)
+    subprocess.run(["dd", "if=/dev/zero", f"of={seq}", f"bs={8 * MIB}",
+                    f"count={size // (8 * MIB)}", "conv=fdatasync", "status=none"], check=True)
     speed = size / MIB / (time.monotonic() - began)
     seq.unlink()
     return speed

@@ -9,7 +9,11 @@
 # never on a command line. CURL_OPTS=-k only for a lab's self-signed certificate.
 #
 # Environment: UPLOAD_DIR (default /var/lib/omero-plugins/upload), CHUNK_MIB (default 8, must
-# not exceed OMERO_UPLOAD_CHUNK_BYTES), CURL_OPTS (extra curl options, default none).
+# not exceed OMERO_UPLOAD_CHUNK_BYTES), CURL_OPTS (extra curl options, default none),
+# PROTOCOL (default prefix: X-Prefix-Sha256, the file's SHA-256 up to each chunk's end, as the
+# upload page and the XT connector send; chunk: X-Chunk-Sha256 per chunk, as older clients).
+# The digests are computed before the timed part (the page and the XT connector hash while
+# sending; curl cannot), so the client's hashing is not in the measured time.
 # Passes (exit 0) when throughput >= 70% of the disk's sequential write speed and the web
 # workers grew by less than 100 MB; prints the numbers either way.
 set -euo pipefail
@@ -21,6 +25,8 @@ password=${OMERO_PASSWORD:-}
 size_mib=${3:-1024}
 upload_dir=${UPLOAD_DIR:-/var/lib/omero-plugins/upload}
 chunk_mib=${CHUNK_MIB:-8}
+protocol=${PROTOCOL:-prefix}
+[[ $protocol == prefix || $protocol == chunk ]] || { echo "PROTOCOL: prefix or chunk"; exit 2; }
 read -r -a curl_opts <<< "${CURL_OPTS:-}"
 work=$(mktemp -d "${upload_dir}/.bench-XXXXXX")
 jar=$work/cookies
@@ -45,15 +51,31 @@ rm -f "$work/seq"
 disk_mbs=$(echo "$size_mib / ($t1 - $t0)" | bc -l)
 printf 'disk: %.1f MiB/s\n' "$disk_mbs"
 
-echo "== preparing a ${size_mib} MiB random file and its chunk digests"
+unit_cpu_s() {  # CPU seconds a systemd unit has used so far (0 if not accounted)
+    local ns
+    ns=$(systemctl show -p CPUUsageNSec --value "$1" 2>/dev/null || true)
+    [[ $ns =~ ^[0-9]+$ ]] || ns=0
+    echo "$ns / 1000000000" | bc -l
+}
+
+echo "== preparing a ${size_mib} MiB random file and its ${protocol} digests"
 head -c $((size_mib * mib)) /dev/urandom > "$work/data"
-file_sha=$(sha256sum "$work/data" | cut -d' ' -f1)
 chunks=$(( (size_mib + chunk_mib - 1) / chunk_mib ))
-declare -a chunk_sha
-for ((i = 0; i < chunks; i++)); do
-    chunk_sha[i]=$(dd if="$work/data" bs="${chunk_mib}M" skip=$i count=1 status=none \
-                   | sha256sum | cut -d' ' -f1)
-done
+# One pass: the whole file's digest, then one line per chunk (its own or the running one).
+mapfile -t digests < <(python3 - "$work/data" $((chunk_mib * mib)) "$protocol" <<'PY'
+import hashlib, sys
+path, chunk, protocol = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+running, lines = hashlib.sha256(), []
+with open(path, "rb") as handle:
+    while block := handle.read(chunk):
+        running.update(block)
+        lines.append((running.copy() if protocol == "prefix" else hashlib.sha256(block))
+                     .hexdigest())
+print(running.hexdigest(), *lines, sep="\n")
+PY
+)
+file_sha=${digests[0]}
+header=$([[ $protocol == prefix ]] && echo X-Prefix-Sha256 || echo X-Chunk-Sha256)
 
 echo "== logging in to ${base} as ${user}"
 curl -fsS "${curl_opts[@]}" -c "$jar" -b "$jar" "$base/webclient/login/" -o /dev/null
@@ -73,15 +95,19 @@ echo "job $job"
 rss_before=$(web_rss_kb)
 peak=$rss_before
 (while sleep 0.5; do web_rss_kb; done > "$work/rss") & sampler=$!
+web_cpu0=$(unit_cpu_s omero-web.service)
+nginx_cpu0=$(unit_cpu_s nginx.service)
 t0=$(now)
 for ((i = 0; i < chunks; i++)); do
     dd if="$work/data" bs="${chunk_mib}M" skip=$i count=1 status=none \
     | curl -fsS "${curl_opts[@]}" -b "$jar" -e "$base/omeroweb_upload/" -o /dev/null \
            -H "X-CSRFToken: $csrf" -H "Content-Type: application/octet-stream" \
-           -H "X-Chunk-Sha256: ${chunk_sha[i]}" --data-binary @- \
+           -H "$header: ${digests[i + 1]}" --data-binary @- \
            "$base/omeroweb_upload/upload/$job/0/?offset=$((i * chunk_mib * mib))"
 done
 t1=$(now)
+web_cpu=$(echo "$(unit_cpu_s omero-web.service) - $web_cpu0" | bc -l)
+nginx_cpu=$(echo "$(unit_cpu_s nginx.service) - $nginx_cpu0" | bc -l)
 kill "$sampler"
 peak=$(sort -n "$work/rss" | tail -1)
 peak=${peak:-$rss_before}
@@ -91,8 +117,10 @@ state=$(curl -fsS "${curl_opts[@]}" -b "$jar" "$base/omeroweb_upload/status/$job
 upload_mbs=$(echo "$size_mib / ($t1 - $t0)" | bc -l)
 ratio=$(echo "$upload_mbs / $disk_mbs" | bc -l)
 growth_mb=$(( (peak - rss_before) / 1024 ))
-printf 'upload: %.1f MiB/s over %d chunks of %d MiB; file state %s\n' \
-       "$upload_mbs" "$chunks" "$chunk_mib" "$state"
+printf 'upload: %.1f MiB/s over %d chunks of %d MiB (%s digests); file state %s\n' \
+       "$upload_mbs" "$chunks" "$chunk_mib" "$protocol" "$state"
+printf 'CPU seconds while uploading: omero-web %.1f, nginx %.1f (0: unit not accounted)\n' \
+       "$web_cpu" "$nginx_cpu"
 printf 'ratio to disk: %.0f%% (needs >= 70%%)\n' "$(echo "$ratio * 100" | bc -l)"
 printf 'web workers RSS: %d MB before, %d MB peak, growth %d MB (needs < 100 MB)\n' \
        $((rss_before / 1024)) $((peak / 1024)) "$growth_mb"

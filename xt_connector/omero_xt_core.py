@@ -23,7 +23,7 @@ import uuid
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 SETTINGS_DIR = os.path.join(os.path.expanduser("~"), ".imaris_omero_connector")
 SETTINGS_KEYS = ("host", "port", "https", "username", "download_dir")
-UPLOAD_CHUNK = 8 * 1024 * 1024  # the upload plugin's default largest chunk
+UPLOAD_CHUNK = 32 * 1024 * 1024  # the upload plugin's default largest chunk (older: 8 MiB)
 MIN_CHUNK = 64 * 1024  # its smallest setting
 log = logging.getLogger("XTOmeroConnector")
 

@@ -225,7 +225,7 @@ def test_a_folder_is_sent_in_chunks_with_relative_paths(live, tmp_path):
     client = core.WebClient(url)
     client.login("alice", "secret")
     statuses = []
-    # The client's 8 MiB chunks are more than this server takes (64 KiB): it halves them.
+    # The client's 32 MiB chunks are more than this server takes (64 KiB): it halves them.
     api = core.UploadApi(client, interval=0.1)
     done = api.send_files(core.folder_files(str(folder)), "plate", STATE["project"].id,
                           on_status=statuses.append)

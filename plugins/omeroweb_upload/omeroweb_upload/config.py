@@ -24,8 +24,9 @@ SETTINGS = SettingsGroup("omeroweb_upload", (
             default=PurePosixPath("/var/lib/omero-plugins/upload"), parser=parse_abs_path,
             attr="upload_dir"),
     Setting("OMERO_UPLOAD_CHUNK_BYTES", _VAR + "OMERO_UPLOAD_CHUNK_BYTES",
-            "Largest chunk one upload request may carry, in bytes.",
-            default=8 * 1024 * 1024, parser=parse_int, minimum=65536, maximum=256 * 1024 * 1024,
+            "Largest chunk one upload request may carry, in bytes (the upload page sends chunks "
+            "of this size; fewer, larger requests cost less CPU per GiB).",
+            default=32 * 1024 * 1024, parser=parse_int, minimum=65536, maximum=256 * 1024 * 1024,
             attr="chunk_bytes"),
     Setting("OMERO_UPLOAD_MAX_JOB_GB", _VAR + "OMERO_UPLOAD_MAX_JOB_GB",
             "Largest total size of one upload job, in GB (10^9 bytes).",

@@ -306,20 +306,22 @@ def test_property_json_endpoints_never_answer_500(upload_dir, world, session_for
 
 def test_default_size_chunks_stream_past_djangos_memory_limit(upload_dir, world, session_for,
                                                               monkeypatch):
-    """8 MiB chunks (the default) are far above DATA_UPLOAD_MAX_MEMORY_SIZE: the view reads
-    the stream itself, so Django never buffers or refuses them."""
+    """Chunks of the default size (32 MiB) are far above DATA_UPLOAD_MAX_MEMORY_SIZE: the view
+    reads the stream itself, so Django never buffers or refuses them."""
     from omeroweb_upload.config import upload_settings
 
-    monkeypatch.setenv("OMERO_UPLOAD_CHUNK_BYTES", str(8 * 1024 * 1024))
+    monkeypatch.delenv("OMERO_UPLOAD_CHUNK_BYTES")
     upload_settings.cache_clear()
-    data = os.urandom(8 * 1024 * 1024 + 10)
+    size = upload_settings().chunk_bytes
+    assert size == 32 * 1024 * 1024
+    data = os.urandom(size + 10)
     alice = session_for("alice")
     job = start(alice, [file_entry("big.tif", data)]).json()
     too_big = alice.chunk(job["id"], 0, 0, data)
     assert too_big.status_code == 413
-    first = alice.chunk(job["id"], 0, 0, data[:8 * 1024 * 1024])
-    assert first.status_code == 200 and first.json()["received_bytes"] == 8 * 1024 * 1024
-    last = alice.chunk(job["id"], 0, 8 * 1024 * 1024, data[8 * 1024 * 1024:])
+    first = alice.chunk(job["id"], 0, 0, data[:size])
+    assert first.status_code == 200 and first.json()["received_bytes"] == size
+    last = alice.chunk(job["id"], 0, size, data[size:])
     assert last.json()["state"] == "uploaded"
 
 
