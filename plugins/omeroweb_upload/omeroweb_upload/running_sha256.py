@@ -14,22 +14,23 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import hashlib
+from collections.abc import Iterator
 from typing import Any
 
 STATE_BYTES = 112
 _ALLOCATED = 256  # room to spare: a larger struct would fail the self-test, not overflow
 
 
-def _candidates() -> list[str]:
-    names = []
+def _candidates() -> Iterator[str]:
     try:
         import _hashlib  # linked against the libcrypto Python itself uses
 
-        names.append(_hashlib.__file__)
+        yield _hashlib.__file__
     except (ImportError, AttributeError):
         pass
-    found = ctypes.util.find_library("crypto")
-    return [*names, found] if found else names
+    found = ctypes.util.find_library("crypto")  # runs ldconfig: only when the above failed
+    if found:
+        yield found
 
 
 def _load() -> Any:
