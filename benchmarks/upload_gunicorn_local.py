@@ -12,9 +12,9 @@ upload_throughput.sh on a deployed host. Run (needs nginx and openssl on PATH):
         -p omero_plugin_common.testing.fixtures benchmarks/upload_gunicorn_local.py -s
 
 Environment: BENCH_MIB (default 1024) file size; BENCH_RUNS (default 3) uploads, best kept;
-BENCH_DIR (default /work) where the upload folder and dd's file go; BENCH_CHUNK_MIB (default 8);
-BENCH_PROTOCOL "prefix" (default: X-Prefix-Sha256, one hash pass) or "chunk" (X-Chunk-Sha256
-per chunk and the whole file re-read at the end, the protocol of older clients);
+BENCH_DIR (default /work) where the upload folder and dd's file go; BENCH_CHUNK_MIB (default
+32, the plugin's default); BENCH_PROTOCOL "prefix" (default: X-Prefix-Sha256, one hash pass)
+or "chunk" (X-Chunk-Sha256 per chunk and the whole file re-read at the end, as older clients);
 BENCH_NGINX=0 talks to gunicorn directly; BENCH_PROFILE=DIR writes each gunicorn worker's
 cProfile statistics there (slower: for where the time goes, not for the numbers).
 Prints: dd's write speed (best of the runs), upload MiB/s and its ratio, the gunicorn
@@ -191,7 +191,7 @@ def test_upload_throughput_through_nginx_and_gunicorn(plugin_services, tmp_path)
 
 def _run(size, upload_dir, tmp_path):
     runs = int(os.environ.get("BENCH_RUNS", "3"))
-    chunk = int(os.environ.get("BENCH_CHUNK_MIB", "8")) * MIB
+    chunk = int(os.environ.get("BENCH_CHUNK_MIB", "32")) * MIB
     protocol = os.environ.get("BENCH_PROTOCOL", "prefix")
     use_nginx = os.environ.get("BENCH_NGINX", "1") != "0"
     assert protocol in ("prefix", "chunk")

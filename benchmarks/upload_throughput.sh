@@ -8,7 +8,7 @@
 # The password comes from OMERO_PASSWORD (or a prompt) and reaches curl on its standard input,
 # never on a command line. CURL_OPTS=-k only for a lab's self-signed certificate.
 #
-# Environment: UPLOAD_DIR (default /var/lib/omero-plugins/upload), CHUNK_MIB (default 8, must
+# Environment: UPLOAD_DIR (default /var/lib/omero-plugins/upload), CHUNK_MIB (default 32, must
 # not exceed OMERO_UPLOAD_CHUNK_BYTES), CURL_OPTS (extra curl options, default none),
 # PROTOCOL (default prefix: X-Prefix-Sha256, the file's SHA-256 up to each chunk's end, as the
 # upload page and the XT connector send; chunk: X-Chunk-Sha256 per chunk, as older clients).
@@ -24,7 +24,7 @@ password=${OMERO_PASSWORD:-}
 [[ -n $password ]] || { read -r -s -p "OMERO password for $user: " password; echo; }
 size_mib=${3:-1024}
 upload_dir=${UPLOAD_DIR:-/var/lib/omero-plugins/upload}
-chunk_mib=${CHUNK_MIB:-8}
+chunk_mib=${CHUNK_MIB:-32}
 protocol=${PROTOCOL:-prefix}
 [[ $protocol == prefix || $protocol == chunk ]] || { echo "PROTOCOL: prefix or chunk"; exit 2; }
 read -r -a curl_opts <<< "${CURL_OPTS:-}"
