@@ -15,8 +15,11 @@ Environment: BENCH_MIB (default 1024) file size; BENCH_RUNS (default 3) uploads,
 BENCH_DIR (default /work) where the upload folder and dd's file go; BENCH_CHUNK_MIB (default
 32, the plugin's default); BENCH_PROTOCOL "prefix" (default: X-Prefix-Sha256, one hash pass)
 or "chunk" (X-Chunk-Sha256 per chunk and the whole file re-read at the end, as older clients);
-BENCH_NGINX=0 talks to gunicorn directly; BENCH_PROFILE=DIR writes each gunicorn worker's
-cProfile statistics there (slower: for where the time goes, not for the numbers).
+BENCH_NGINX=0 talks to gunicorn directly; BENCH_CLIENT=shell runs upload_throughput.sh (curl)
+against this nginx instead, its login skipped (SKIP_LOGIN=1; curl speaks HTTP/2 to nginx unless
+BENCH_CURL_OPTS=--http1.1); BENCH_NGINX_EXTRA adds directives to the proxied location (to
+try a setting before the role takes it); BENCH_PROFILE=DIR writes each
+gunicorn worker's cProfile statistics there (slower: for where the time goes, not the numbers).
 Prints: dd's write speed (best of the runs), upload MiB/s and its ratio, the gunicorn
 processes' RSS before and at peak, and the CPU seconds of nginx, gunicorn and the client.
 """
@@ -99,6 +102,7 @@ NGINX = textwrap.dedent('''
                 proxy_send_timeout 300;
                 proxy_request_buffering off;
                 proxy_buffering on;
+                {extra}
             }}
         }}
     }}
@@ -172,8 +176,9 @@ def _start_nginx(prefix, upstream):
     port = free_port()
     # As root nginx would hand its workers to "nobody"; keep them as whoever runs this.
     user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
-    (prefix / "nginx.conf").write_text(NGINX.format(user=user, prefix=prefix, port=port,
-                                                    upstream=upstream))
+    (prefix / "nginx.conf").write_text(NGINX.format(
+        user=user, prefix=prefix, port=port, upstream=upstream,
+        extra=os.environ.get("BENCH_NGINX_EXTRA", "")))
     nginx = subprocess.Popen(["nginx", "-p", str(prefix), "-c", str(prefix / "nginx.conf"),
                               "-g", "daemon off;"], stderr=subprocess.DEVNULL)
     return nginx, port
@@ -240,6 +245,9 @@ def _run(size, upload_dir, tmp_path):
         time.sleep(1)
         gunicorn_pids = [gunicorn.pid, *_children(gunicorn.pid)]
         nginx_pids = [nginx.pid, *_children(nginx.pid)] if nginx else []
+        if os.environ.get("BENCH_CLIENT") == "shell":
+            return _run_shell(port, prefix, upload_dir, size, chunk, protocol, runs,
+                              gunicorn_pids, nginx_pids)
         results = []
         for run in range(runs):
             disk = _dd_speed(upload_dir, size)
@@ -272,6 +280,30 @@ def _run(size, upload_dir, tmp_path):
         CPU seconds in the best run: nginx {cpu['nginx']:.1f}, gunicorn {cpu['gunicorn']:.1f},
             client {cpu['client']:.1f} (per GiB: {cpu['per_gib']:.2f} total)
         load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"""))
+
+
+def _run_shell(port, prefix, upload_dir, size, chunk, protocol, runs, gunicorn_pids,
+               nginx_pids):
+    """upload_throughput.sh (curl, digests computed before the timed part) against this nginx,
+    its login skipped: the test double stands in for it here."""
+    script = Path(__file__).with_name("upload_throughput.sh")
+    env = {**os.environ, "SKIP_LOGIN": "1", "UPLOAD_DIR": str(upload_dir),
+           # https://localhost as on a host at port 443 (Django compares the Referer with it)
+           "CURL_OPTS": f"--cacert {prefix / 'cert.pem'} "
+                        f"--connect-to localhost:443:localhost:{port} "
+                        + os.environ.get("BENCH_CURL_OPTS", ""),
+           "CHUNK_MIB": str(chunk // MIB),
+           "PROTOCOL": protocol}
+    for run in range(runs):
+        before = (_cpu_seconds(nginx_pids), _cpu_seconds(gunicorn_pids))
+        done = subprocess.run(["bash", str(script), "https://localhost", "alice",
+                               str(size // MIB)], env=env, capture_output=True, text=True)
+        print(f"\n== run {run + 1}: upload_throughput.sh, login REPLACED BY THE TEST DOUBLE "
+              f"(SKIP_LOGIN=1), exit {done.returncode}\n{done.stdout}{done.stderr}"
+              f"CPU seconds: nginx {_cpu_seconds(nginx_pids) - before[0]:.1f}, gunicorn "
+              f"{_cpu_seconds(gunicorn_pids) - before[1]:.1f} (curl and dd not counted)",
+              flush=True)
+        assert "file state uploaded" in done.stdout, done.stdout + done.stderr
 
 
 def _upload(conn, size, chunk, protocol, sha, data_path, gunicorn_pids, nginx_pids):

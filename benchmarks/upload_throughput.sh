@@ -21,7 +21,8 @@ set -euo pipefail
 base=${1:?usage: OMERO_PASSWORD=... $0 BASE_URL USER [SIZE_MIB]}
 user=${2:?user}
 password=${OMERO_PASSWORD:-}
-[[ -n $password ]] || { read -r -s -p "OMERO password for $user: " password; echo; }
+[[ -n $password || ${SKIP_LOGIN:-} == 1 ]] || {
+    read -r -s -p "OMERO password for $user: " password; echo; }
 size_mib=${3:-1024}
 upload_dir=${UPLOAD_DIR:-/var/lib/omero-plugins/upload}
 chunk_mib=${CHUNK_MIB:-32}
@@ -36,7 +37,8 @@ mib=$((1024 * 1024))
 now() { date +%s.%N; }
 web_rss_kb() {  # the omero-web unit's processes (gunicorn master and workers)
     local cg
-    cg=$(systemctl show -p ControlGroup --value omero-web.service)
+    cg=$(systemctl show -p ControlGroup --value omero-web.service 2>/dev/null) \
+        || { echo 0; return; }  # no systemd (the local benchmark): not measured here
     awk '{print $1}' "/sys/fs/cgroup${cg}/cgroup.procs" 2>/dev/null \
         | xargs -r -I{} awk '/^VmRSS/ {print $2}' /proc/{}/status 2>/dev/null \
         | awk '{s += $1} END {print s + 0}'
@@ -77,13 +79,21 @@ PY
 file_sha=${digests[0]}
 header=$([[ $protocol == prefix ]] && echo X-Prefix-Sha256 || echo X-Chunk-Sha256)
 
-echo "== logging in to ${base} as ${user}"
-curl -fsS "${curl_opts[@]}" -c "$jar" -b "$jar" "$base/webclient/login/" -o /dev/null
-csrf=$(awk '$6 == "csrftoken" {print $7}' "$jar")
-printf '%s' "$password" | curl -fsS "${curl_opts[@]}" -c "$jar" -b "$jar" -o /dev/null \
-     -e "$base/webclient/login/" -H "X-CSRFToken: $csrf" --data-urlencode "username=$user" \
-     --data-urlencode "password@-" -d server=1 -d "csrfmiddlewaretoken=$csrf" \
-     "$base/webclient/login/"
+if [[ ${SKIP_LOGIN:-} == 1 ]]; then
+    # Only for benchmarks/upload_gunicorn_local.py, where a test double replaces the login.
+    echo "== NO LOGIN (SKIP_LOGIN=1): the server must stand in for OMERO's login itself"
+    host=${base#*://}; host=${host%%[:/]*}
+    printf '%s\tFALSE\t/\tFALSE\t0\tcsrftoken\t%s\n' "$host" \
+        "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$jar"
+else
+    echo "== logging in to ${base} as ${user}"
+    curl -fsS "${curl_opts[@]}" -c "$jar" -b "$jar" "$base/webclient/login/" -o /dev/null
+    csrf=$(awk '$6 == "csrftoken" {print $7}' "$jar")
+    printf '%s' "$password" | curl -fsS "${curl_opts[@]}" -c "$jar" -b "$jar" -o /dev/null \
+         -e "$base/webclient/login/" -H "X-CSRFToken: $csrf" --data-urlencode "username=$user" \
+         --data-urlencode "password@-" -d server=1 -d "csrfmiddlewaretoken=$csrf" \
+         "$base/webclient/login/"
+fi
 csrf=$(awk '$6 == "csrftoken" {print $7}' "$jar")
 
 job=$(curl -fsS "${curl_opts[@]}" -b "$jar" -e "$base/omeroweb_upload/" \
