@@ -15,7 +15,7 @@ from omero_plugin_common.config import common_settings
 from omero_plugin_common.omero_helpers import username
 from omero_plugin_common.web import RequestError, json_error, parse_json_body
 
-from . import quotas
+from . import default_quota, quotas
 from .access import root_required
 from .config import admin_settings
 from .services import diagnostics, logs, metrics, storage, systemd
@@ -215,7 +215,9 @@ def _quota_payload() -> dict[str, Any]:
         status = quotas.read_json(state_dir / quotas.STATUS_FILE)
     except quotas.QuotaError as exc:
         raise RequestError(str(exc), 500, "quota_state_unreadable") from None
+    default_gb, _ = default_quota.default_quota_gb(settings)
     return {"state": state, "enforcer": status, "min_quota_gb": settings.min_quota_gb,
+            "auto_default_quota_gb": default_gb if settings.auto_default_quota else None,
             "enforcer_message": (status or {}).get("message") or
             "the enforcer has not run yet (omero-quota-enforcer.service on the data host)"}
 
@@ -230,14 +232,13 @@ def quota_data(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse
 def _save_updates(conn: Any, updates: Any) -> JsonResponse:
     settings = admin_settings()
     state_dir = settings.quota_state_dir
+    groups, actor = storage.group_ids(conn), username(conn)
     try:
-        state = quotas.load_state(state_dir)
-        new = quotas.apply_updates(state, updates, storage.group_ids(conn),
-                                   settings.min_quota_gb, username(conn))
+        # Re-read under the lock the default quota job takes too: neither loses the other's.
+        quotas.update_state(state_dir, lambda state: quotas.apply_updates(
+            state, updates, groups, settings.min_quota_gb, actor))
     except quotas.QuotaError as exc:
         raise RequestError(str(exc)) from None
-    try:
-        quotas.write_json_atomic(state_dir / quotas.STATE_FILE, new)
     except OSError as exc:
         return json_error(f"cannot write the quota state in {state_dir}: {exc.strerror}", 503)
     return JsonResponse(_quota_payload())
