@@ -5,6 +5,9 @@ the same state file the page writes, under the same lock."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -187,3 +190,23 @@ def test_bad_settings_exit_2(admin_env, monkeypatch, capsys):
     default_quota.admin_settings.cache_clear()
     assert default_quota.main([]) == 2
     assert "ADMIN_TOOLS_AUTO_SET_DEFAULT_GROUP_QUOTA" in capsys.readouterr().err
+
+
+def test_the_installed_command_against_a_closed_omero_port(admin_env, people):
+    """The console script as the timer runs it: off, it exits at once; on, with OMERO down
+    (the real BlitzGateway to a closed port), it fails with the reason and writes nothing."""
+    settings = admin_env()
+    command = [str(Path(sys.executable).parent / "omero-quota-defaults")]
+    off = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert (off.returncode, off.stdout) == (
+        0, "ADMIN_TOOLS_AUTO_SET_DEFAULT_GROUP_QUOTA is off: nothing to do\n")
+    admin_env(AUTO_SET_DEFAULT_GROUP_QUOTA="true")
+    env = {**os.environ, "OMERO_PLUGINS_OMERO_HOST": "127.0.0.1",
+           "OMERO_PLUGINS_OMERO_PORT": "9"}  # nothing listens on the discard port
+    down = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env,
+                          check=False)
+    assert down.returncode == 1, down.stderr
+    assert "OMERO unavailable, nothing changed: OMERO cannot be reached: " \
+           "ConnectionRefusedException" in down.stderr
+    assert "Traceback" not in down.stderr
+    assert not (Path(settings.quota_state_dir) / quotas.STATE_FILE).exists()
