@@ -15,8 +15,6 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-import Ice
-
 from omero_plugin_common.logging_config import configure_logging
 from omero_plugin_common.omero_session import OmeroUnavailable, service_session
 from omero_plugin_common.typed_settings import SettingsError
@@ -54,13 +52,9 @@ def apply_default_quotas(settings: Any = None) -> DefaultQuotaReport:
         return DefaultQuotaReport(enabled=False)
     quota_gb, raised = default_quota_gb(settings)
     # OMERO first, outside the lock: the page's writes wait for the file only, never for OMERO.
-    try:
-        with service_session() as conn:
-            groups = storage.group_ids(conn)
-            skip = system_groups(conn)
-    except Ice.Exception as exc:
-        # BlitzGateway.connect lets e.g. Ice.ConnectionRefusedException through.
-        raise OmeroUnavailable(f"OMERO cannot be reached: {type(exc).__name__}") from exc
+    with service_session() as conn:
+        groups = storage.group_ids(conn)
+        skip = system_groups(conn)
     added: list[str] = []
 
     def change(state: dict[str, Any]) -> dict[str, Any] | None:

@@ -206,7 +206,7 @@ def test_the_installed_command_against_a_closed_omero_port(admin_env, people):
     down = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env,
                           check=False)
     assert down.returncode == 1, down.stderr
-    assert "OMERO unavailable, nothing changed: OMERO cannot be reached: " \
+    assert "OMERO unavailable, nothing changed: OMERO cannot be reached at 127.0.0.1:9: " \
            "ConnectionRefusedException" in down.stderr
     assert "Traceback" not in down.stderr
     assert not (Path(settings.quota_state_dir) / quotas.STATE_FILE).exists()
