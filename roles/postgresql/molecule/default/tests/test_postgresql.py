@@ -120,8 +120,15 @@ def test_cluster_units_are_sandboxed(host, name):
     assert "CapEff:\t0000000000000000" in status and "NoNewPrivs:\t1" in status
     mounts = host.file(f"/proc/{pid}/mountinfo").content_string.splitlines()
     options = {line.split()[4]: line.split()[5].split(",") for line in mounts}
-    assert "ro" in options["/"]
-    assert "rw" in options[f"/var/lib/postgresql/15/{name}"]
+
+    def mounted_as(path):  # the options of the innermost mount holding path
+        return options[max((m for m in options if path == m or path.startswith(m.rstrip("/") + "/")), key=len)]
+
+    assert "ro" in mounted_as("/etc/postgresql") and "ro" in mounted_as("/usr")
+    assert "rw" in mounted_as(f"/var/lib/postgresql/15/{name}") and "rw" in mounted_as("/run/postgresql")
+    # In the unit's mount namespace even root cannot write outside those paths.
+    probe = host.run(f"nsenter -t {pid} -m -- touch /etc/postgresql/sandbox-probe")
+    assert probe.rc != 0 and "Read-only file system" in probe.stderr
     assert host.check_output(f"ps -o user= -p {pid}") == "postgres"
 
 
