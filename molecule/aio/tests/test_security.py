@@ -45,7 +45,7 @@ EXPOSURE_LIMIT = 3.0
 EXPOSURE_EXCEPTIONS: dict[str, tuple[float, str]] = {}
 
 # Every file holding a secret value: mode and owner:group. config.xml is OMERO's own copy of the
-# loaded .omero files (written 0644 by `omero load`); only its directory, 0750, keeps others out.
+# loaded .omero files, rewritten at every start of omero-web (under umask 0027).
 SECRET_FILES = {
     "/etc/omero-ansible-extended/backup/restic.password": ("0600", "root:root"),
     "/etc/omero-web/config/00-base.omero": ("0640", "root:omero-web"),
@@ -55,7 +55,7 @@ SECRET_FILES = {
     "/etc/prometheus/postgres-exporter/plugin.env": ("0600", "root:root"),
     "/etc/prometheus/redis-exporter/cache.env": ("0600", "root:root"),
     "/etc/prometheus/redis-exporter/state.env": ("0600", "root:root"),
-    "/opt/omero/web/omerodir/etc/grid/config.xml": ("0644", "omero-web:omero-web"),
+    "/opt/omero/web/omerodir/etc/grid/config.xml": ("0640", "omero-web:omero-web"),
 }
 
 
