@@ -36,10 +36,20 @@ class ActingForRefused(Exception):
 
 
 def _blitz_login(username: str, password: str, host: str, port: int) -> Any:
+    import Ice
     from omero.gateway import BlitzGateway
 
     conn = BlitzGateway(username, password, host=host, port=port, secure=True)
-    if not conn.connect():
+    try:
+        connected = conn.connect()
+    except Ice.Exception as exc:
+        # connect() returns False for a refused login but lets Ice's own errors (e.g.
+        # ConnectionRefusedException: server down) through; both are "OMERO unavailable".
+        conn.close()
+        raise OmeroUnavailable(f"OMERO cannot be reached at {host}:{port}: "
+                               f"{type(exc).__name__}") from exc
+    if not connected:
+        conn.close()
         raise OmeroUnavailable(f"cannot log in to OMERO at {host}:{port} as {username} "
                                "(server down or wrong job-service password)")
     return conn

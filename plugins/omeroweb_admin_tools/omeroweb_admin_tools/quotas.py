@@ -3,13 +3,16 @@ root-owned enforcer (omero-quota-enforcer). No Django here: the enforcer imports
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import io
 import json
 import math
 import os
 import re
 import tempfile
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,9 @@ GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,254}$")
 # ext4 project ids of group directories: 200000 + the OMERO group id (as the original).
 PROJECT_ID_BASE = 200000
 GIB = 1024 ** 3
+# OMERO's built-in groups (omero.sys.Roles): never given a quota automatically.
+SYSTEM_GROUPS = frozenset({"system", "user", "guest"})
+AUTO_ACTOR = "auto-default"
 
 
 class QuotaError(ValueError):
@@ -83,6 +89,32 @@ def write_json_atomic(path: Path, data: dict[str, Any], mode: int = 0o640) -> No
         os.close(dir_fd)
 
 
+@contextlib.contextmanager
+def state_lock(state_dir: Path) -> Iterator[None]:
+    """Serialises read-change-write of the state between the web's workers and the default
+    quota job. flock on the directory itself: no lock file the enforcer would have to judge."""
+    fd = os.open(state_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def update_state(state_dir: Path, change: Callable[[dict[str, Any]], dict[str, Any] | None]
+                 ) -> dict[str, Any]:
+    """Re-read the state under the lock, let `change` return the new state (None: no change),
+    write it atomically; returns the state now on disk. Every writer goes through here, so
+    two writers never overwrite each other's changes."""
+    with state_lock(state_dir):
+        state = load_state(state_dir)
+        new = change(state)
+        if new is None:
+            return state
+        write_json_atomic(Path(state_dir) / STATE_FILE, new)
+        return new
+
+
 def parse_quota(raw: Any, min_gb: float) -> float | None:
     """A quota in GB (GiB, 1024³ bytes) ≥ the minimum; None/"" removes the group's quota."""
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
@@ -133,6 +165,27 @@ def apply_updates(state: dict[str, Any], updates: list[dict[str, Any]], groups: 
     new["log"] = new["log"][-MAX_LOG:]
     new["updated_at"], new["updated_by"] = now, actor
     return new
+
+
+def apply_default_quota(state: dict[str, Any], groups: dict[str, int], quota_gb: float,
+                        skip: frozenset[str] | set[str] = SYSTEM_GROUPS
+                        ) -> tuple[dict[str, Any] | None, list[str]]:
+    """Give every group in `groups` (name -> OMERO id) that has no quota yet `quota_gb`; an
+    existing quota is never changed, `skip` (the system groups) never gets one.
+    Returns (new state or None when nothing changed, the names given the default)."""
+    added = sorted(name for name in groups if name not in state["quotas"] and name not in skip)
+    if not added:
+        return None, []
+    new = json.loads(json.dumps(state))
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    for name in added:
+        new["quotas"][name] = {"quota_gb": quota_gb, "group_id": groups[name],
+                               "project_id": PROJECT_ID_BASE + groups[name]}
+        new["log"].append({"at": now, "by": AUTO_ACTOR, "group": name, "from": None,
+                           "to": quota_gb})
+    new["log"] = new["log"][-MAX_LOG:]
+    new["updated_at"], new["updated_by"] = now, AUTO_ACTOR
+    return new, added
 
 
 def parse_csv(text: str) -> list[dict[str, Any]]:

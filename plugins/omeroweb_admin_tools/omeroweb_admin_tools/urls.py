@@ -18,6 +18,9 @@ urlpatterns = [
     path("logs/", views.logs_page, name="omeroweb_admin_tools_logs"),
     # GET: {"units", "files"} the viewer can read.
     path("logs/sources/", views.logs_sources, name="omeroweb_admin_tools_logs_sources"),
+    # GET ?service=<log type>: OMERO's log file names in Loki (series API, 7 days back).
+    path("logs/internal-labels/", views.logs_internal_labels,
+         name="omeroweb_admin_tools_logs_internal_labels"),
     # GET ?unit=&file=&since=&until=&lookback=&limit=&level=&q=&cursor= → entries, cursor.
     path("logs/data/", views.logs_data, name="omeroweb_admin_tools_logs_data"),
     # GET: services (systemd) and metrics (Prometheus) page.

@@ -15,11 +15,11 @@ from omero_plugin_common.config import common_settings
 from omero_plugin_common.omero_helpers import username
 from omero_plugin_common.web import RequestError, json_error, parse_json_body
 
-from . import quotas
+from . import default_quota, quotas
 from .access import root_required
 from .config import admin_settings
 from .services import diagnostics, logs, metrics, storage, systemd
-from .services.http import OutsideBase, UpstreamError, fetch
+from .services.http import OutsideBase, UpstreamError, UpstreamTimeout, fetch
 
 PAGES = (("logs", "Logs"), ("services", "Services and metrics"), ("storage", "Storage and quotas"),
          ("diagnostics", "Diagnostics"))
@@ -60,6 +60,7 @@ def logs_page(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
     return _page(request, "logs", "logs", {
         "dataUrl": reverse("omeroweb_admin_tools_logs_data"),
         "sourcesUrl": reverse("omeroweb_admin_tools_logs_sources"),
+        "lokiFilesUrl": reverse("omeroweb_admin_tools_logs_internal_labels"),
         "levels": list(logs.LEVELS), "lookback": settings.log_lookback,
         "maxEntries": settings.log_max_entries,
         "backend": "loki" if settings.loki_url else "journald"})
@@ -68,9 +69,38 @@ def logs_page(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
 @require_GET
 @root_required()
 def logs_sources(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
+    """With Loki, OMERO's log files are listed per log type by logs/internal-labels/ (the
+    files may live on other hosts); without it, the files in this host's log directories."""
     settings = admin_settings()
-    return JsonResponse({"units": list(settings.units),
-                         "files": logs.list_log_files(settings.omero_log_dirs)})
+    if settings.loki_url:
+        return JsonResponse({"units": list(settings.units), "files": [], "files_from": "loki",
+                             "file_services": list(settings.loki_log_types)})
+    return JsonResponse({"units": list(settings.units), "files_from": "local",
+                         "files": logs.list_log_files(settings.omero_log_dirs),
+                         "file_services": []})
+
+
+@never_cache
+@require_GET
+@root_required()
+def logs_internal_labels(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
+    """?service=<log type>: the log file names Loki holds for it (series API, 7 days back)."""
+    settings = admin_settings()
+    service = request.GET.get("service", "")
+    if service not in settings.loki_log_types:
+        raise RequestError(f"service must be one of {', '.join(settings.loki_log_types)}")
+    if not settings.loki_url:
+        return json_error("ADMIN_TOOLS_LOKI_URL is not set: logs/sources/ lists the log files "
+                          "of this host", 404, "loki_not_configured")
+    lookback = max(logs.SERIES_LOOKBACK_SECONDS, settings.log_lookback)
+    try:
+        files = logs.loki_log_files(service, settings.loki_url, settings.request_timeout,
+                                    lookback)
+    except UpstreamTimeout as exc:
+        return json_error(str(exc), 504, "log_source_timeout")
+    except (logs.LogSourceError, UpstreamError, OutsideBase) as exc:
+        return json_error(str(exc), 502, "log_source_failed")
+    return JsonResponse({"service": service, "files": files, "lookback_seconds": lookback})
 
 
 def _number(request: HttpRequest, name: str, default: float, low: float, high: float) -> float:
@@ -92,10 +122,17 @@ def log_query_from_request(request: HttpRequest, settings: Any) -> logs.LogQuery
     if unknown:
         raise RequestError(f"unit {unknown[0]!r} is not one of the platform's units")
     files = request.GET.getlist("file")
-    known_files = {f["id"] for f in logs.list_log_files(settings.omero_log_dirs)}
-    unknown = [f for f in files if f not in known_files]
-    if unknown:
-        raise RequestError(f"log file {unknown[0]!r} is not one of OMERO's log files")
+    if settings.loki_url:
+        for file_id in files:
+            try:
+                logs.check_loki_file_id(file_id, settings.loki_log_types)
+            except ValueError as exc:
+                raise RequestError(str(exc)) from None
+    else:
+        known_files = {f["id"] for f in logs.list_log_files(settings.omero_log_dirs)}
+        unknown = [f for f in files if f not in known_files]
+        if unknown:
+            raise RequestError(f"log file {unknown[0]!r} is not one of OMERO's log files")
     if not units and not files:
         raise RequestError("choose at least one unit or log file")
     level = request.GET.get("level") or None
@@ -129,6 +166,8 @@ def logs_data(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
     started = time.monotonic()
     try:
         result = logs.read_logs(query, settings)
+    except UpstreamTimeout as exc:
+        return json_error(str(exc), 504, "log_source_timeout")
     except (logs.LogSourceError, UpstreamError, OutsideBase) as exc:
         return json_error(str(exc), 502, "log_source_failed")
     result["elapsed_ms"] = round((time.monotonic() - started) * 1000, 1)
@@ -215,7 +254,9 @@ def _quota_payload() -> dict[str, Any]:
         status = quotas.read_json(state_dir / quotas.STATUS_FILE)
     except quotas.QuotaError as exc:
         raise RequestError(str(exc), 500, "quota_state_unreadable") from None
+    default_gb, _ = default_quota.default_quota_gb(settings)
     return {"state": state, "enforcer": status, "min_quota_gb": settings.min_quota_gb,
+            "auto_default_quota_gb": default_gb if settings.auto_default_quota else None,
             "enforcer_message": (status or {}).get("message") or
             "the enforcer has not run yet (omero-quota-enforcer.service on the data host)"}
 
@@ -230,14 +271,13 @@ def quota_data(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse
 def _save_updates(conn: Any, updates: Any) -> JsonResponse:
     settings = admin_settings()
     state_dir = settings.quota_state_dir
+    groups, actor = storage.group_ids(conn), username(conn)
     try:
-        state = quotas.load_state(state_dir)
-        new = quotas.apply_updates(state, updates, storage.group_ids(conn),
-                                   settings.min_quota_gb, username(conn))
+        # Re-read under the lock the default quota job takes too: neither loses the other's.
+        quotas.update_state(state_dir, lambda state: quotas.apply_updates(
+            state, updates, groups, settings.min_quota_gb, actor))
     except quotas.QuotaError as exc:
         raise RequestError(str(exc)) from None
-    try:
-        quotas.write_json_atomic(state_dir / quotas.STATE_FILE, new)
     except OSError as exc:
         return json_error(f"cannot write the quota state in {state_dir}: {exc.strerror}", 503)
     return JsonResponse(_quota_payload())

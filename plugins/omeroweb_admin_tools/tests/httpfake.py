@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -14,6 +15,7 @@ class Recorder:
     def __init__(self) -> None:
         self.routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
         self.requests: list[dict[str, Any]] = []
+        self.delays: dict[str, float] = {}  # path -> seconds before answering (timeouts)
 
     def json(self, path: str, body: Any, status: int = 200) -> None:
         self.routes[path] = (status, {"Content-Type": "application/json"},
@@ -30,6 +32,7 @@ def serve(recorder: Recorder) -> ThreadingHTTPServer:
             recorder.requests.append({"path": parts.path, "raw_path": self.path,
                                       "query": parse_qs(parts.query),
                                       "headers": dict(self.headers.items())})
+            time.sleep(recorder.delays.get(parts.path, 0))
             status, headers, body = recorder.routes.get(
                 parts.path, (404, {"Content-Type": "text/plain"}, b"not recorded"))
             self.send_response(status)

@@ -33,13 +33,15 @@ def admin_routes() -> list[str]:
 def url_of(name: str) -> str:
     if name == "omeroweb_admin_tools_prometheus_proxy":
         return reverse(name, args=["api/v1/query"])
+    if name == "omeroweb_admin_tools_logs_internal_labels":
+        return reverse(name) + "?service=omero_server"
     if name == "omeroweb_admin_tools_logs_data":
         return reverse(name) + "?unit=omero-web.service"
     return reverse(name)
 
 
 def test_the_walk_sees_every_route():
-    assert len(admin_routes()) == 18
+    assert len(admin_routes()) == 19
     assert set(admin_routes()) >= PUBLIC | POSTS
 
 
@@ -71,8 +73,9 @@ def test_non_root_users_are_refused(name, user, admin_env, fake_omero, login_as,
 @pytest.mark.parametrize("name", [n for n in admin_routes() if n not in PUBLIC | POSTS])
 def test_root_gets_every_get_route(name, admin_env, root_client, fake_omero):
     response = root_client.get(url_of(name))
-    # The Prometheus proxy answers 404 JSON while no Prometheus URL is configured.
-    expected = 404 if name.endswith("prometheus_proxy") else 200
+    # The Prometheus proxy and the Loki file list answer 404 JSON while their URL is unset
+    # (test_loki.py covers the file list with Loki configured).
+    expected = 404 if name.endswith(("prometheus_proxy", "internal_labels")) else 200
     assert response.status_code == expected, response.content[:300]
 
 
@@ -136,6 +139,16 @@ def test_malformed_log_queries_get_400_json(query, admin_env, root_client):
     response = root_client.get(reverse("omeroweb_admin_tools_logs_data") + "?" + query)
     assert response.status_code == 400, response.content
     assert response.json()["error"]["code"] == "bad_request"
+
+
+@pytest.mark.parametrize("query", ["", "service=", "service=omero_db", "service=omero_server%00",
+                                   "service=../omero_server", "services=omero_server"])
+def test_malformed_loki_file_queries_get_400_json(query, admin_env, root_client):
+    admin_env(LOKI_URL="http://127.0.0.1:9")  # never reached: the input is refused first
+    response = root_client.get(reverse("omeroweb_admin_tools_logs_internal_labels") + "?" +
+                               query)
+    assert response.status_code == 400, response.content
+    assert "service must be one of omero_server, omero_web" in response.json()["error"]["message"]
 
 
 def test_malformed_csv_imports_get_400_json(admin_env, root_client):

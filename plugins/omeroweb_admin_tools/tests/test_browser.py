@@ -55,6 +55,39 @@ def test_logs_page_filters_and_tails(live_server, browser, as_root, write_journa
     assert browser.get_log("browser") == []
 
 
+def test_logs_page_lists_omero_log_files_from_loki(live_server, browser, as_root, admin_env,
+                                                   http_fake):
+    from .test_loki import SERIES
+
+    recorder, base = http_fake
+    admin_env(LOKI_URL=base)
+    recorder.json("/loki/api/v1/series", SERIES)
+    ts = now_us() * 1000 - 5_000_000_000
+    recorder.json("/loki/api/v1/query_range", {"status": "success", "data": {
+        "resultType": "streams", "result": [{"stream": {
+            "filename": "/opt/omero/server/OMERO.server/var/log/Blitz-0.log",
+            "log_type": "omero_server"},
+            "values": [[str(ts), "2026-01-01 10:00:00,000 WARN [ome.services] slow query"]]}]}})
+    browser.get(f"{live_server.url}/omeroweb_admin_tools/logs/")
+    wait = _wait(browser)
+    wait.until(ec.text_to_be_present_in_element((By.ID, "log-files"), "Blitz-0.log (omero_server)"))
+    assert browser.find_element(By.ID, "log-files-legend").text == (
+        "OMERO log files (in Loki, last 7 days)")
+    labels = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#log-files label")]
+    # omero_web's series answer is the same recording: each log type lists its own ids.
+    assert labels == ["Blitz-0.log (omero_server)", "Processor-0.log (omero_server)",
+                      "Blitz-0.log (omero_web)", "Processor-0.log (omero_web)"]
+    for unit in browser.find_elements(By.CSS_SELECTOR, "input[name=unit]:checked"):
+        unit.click()
+    browser.find_element(By.CSS_SELECTOR, "input[value='omero_server/Blitz-0.log']").click()
+    browser.find_element(By.ID, "log-run").click()
+    wait.until(lambda b: recorder.requests[-1]["query"].get("query", [""])[0].startswith(
+        '{log_type="omero_server"'))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "log-status"), "1 entries from loki"))
+    assert "slow query" in browser.find_element(By.ID, "log-table").text
+    assert browser.get_log("browser") == []
+
+
 def test_services_page(live_server, browser, as_root, admin_env, http_fake):
     recorder, base = http_fake
     recorder.json("/api/v1/query", _vector("37.2"))
@@ -88,6 +121,8 @@ def test_storage_page_edits_quotas(live_server, browser, as_root, fake_omero, pe
     browser.find_element(By.ID, "quota-save").click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "quota-message"), "below the minimum"))
     assert "has not run yet" in browser.find_element(By.ID, "quota-enforcer").text
+    assert browser.find_element(By.ID, "quota-auto").text == (
+        "New groups get no quota automatically.")
     browser.find_element(By.CSS_SELECTOR, "details summary").click()
     assert "lab none → 2.5 GB" in browser.find_element(By.ID, "quota-log").text
 

@@ -18,6 +18,10 @@ class UpstreamError(Exception):
     """The upstream could not be reached or answered badly (safe to show to the admin)."""
 
 
+class UpstreamTimeout(UpstreamError):
+    """The upstream did not answer within the timeout."""
+
+
 class OutsideBase(ValueError):
     """A URL that would leave the configured base URL."""
 
@@ -86,6 +90,9 @@ def fetch(url: str, base_url: str, timeout: float, accept: str = "application/js
         status, ctype = exc.code, exc.headers.get("Content-Type", "")
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
+        if isinstance(reason, TimeoutError):
+            raise UpstreamTimeout(f"{urllib.parse.urlsplit(url).netloc} did not answer within "
+                                  f"{timeout:g} s") from None
         raise UpstreamError(f"{urllib.parse.urlsplit(url).netloc} unreachable: {reason}") from None
     if len(body) > MAX_BODY:
         raise UpstreamError("upstream answer too large")

@@ -7,11 +7,13 @@ import base64
 import json
 import re
 import subprocess
+import time
 import urllib.parse
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .http import fetch_json
@@ -30,6 +32,8 @@ LOG_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.log(?:\.\d+)?$")
 _FIELDS = "MESSAGE,PRIORITY,_SYSTEMD_UNIT,UNIT,SYSLOG_IDENTIFIER"
 # Bytes read from the end of one OMERO log file: enough for thousands of lines, bounded time.
 FILE_TAIL_BYTES = 4 * 1024 * 1024
+# Loki's series lookup of OMERO's log files looks back at least this far (as the original).
+SERIES_LOOKBACK_SECONDS = 7 * 86400
 
 
 class LogSourceError(Exception):
@@ -197,10 +201,14 @@ def logql(query: LogQuery) -> str:
         if query.level:
             priority = f', priority=~"[0-{LEVELS[query.level]}]"'
         selectors.append("{unit=~" + _logql_string(f"^(?:{units})$") + priority + "}")
-    if query.files:
-        names = "|".join(re.escape(f.split("/", 1)[1]) for f in query.files)
-        selectors.append("{log_type=~\"omero_.*\", filename=~" +
-                         _logql_string(f"^.*/(?:{names})$") + "}")
+    # With Loki a file is "<log_type>/<file name>" (see loki_log_files): one selector each.
+    by_type: dict[str, list[str]] = defaultdict(list)
+    for file_id in query.files:
+        log_type, _, name = file_id.partition("/")
+        by_type[log_type].append(re.escape(name))
+    for log_type, names in sorted(by_type.items()):
+        selectors.append("{log_type=" + _logql_string(log_type) + ", filename=~" +
+                         _logql_string(f"^.*/(?:{'|'.join(names)})$") + "}")
     text = f" |~ {_logql_string('(?i)' + re.escape(query.text))}" if query.text else ""
     # Loki cannot OR two stream selectors in one query: the caller runs one per selector.
     return "\n".join(s + text for s in selectors)
@@ -230,6 +238,39 @@ def read_loki(query: LogQuery, base_url: str, timeout: float = 10) -> list[dict[
                     continue
                 entries.append(_entry(int(ts_ns), source, level, line))
     return _merge(entries, query)
+
+
+def check_loki_file_id(file_id: str, log_types: Sequence[str]) -> None:
+    """A Loki file is "<log_type>/<file name>": a configured log type, a plain log file name."""
+    log_type, _, name = file_id.partition("/")
+    if log_type not in log_types or not LOG_FILE_NAME.match(name):
+        raise ValueError(f"log file {file_id!r} is not <log type>/<file name> of "
+                         f"{', '.join(log_types)}")
+
+
+def loki_log_files(log_type: str, base_url: str, timeout: float,
+                   lookback_seconds: float = SERIES_LOOKBACK_SECONDS,
+                   now: float | None = None) -> list[dict[str, Any]]:
+    """The distinct log file names Loki has seen for `log_type` (its series API, at least
+    7 days back), with the hosts that sent each one."""
+    end = time.time() if now is None else now
+    start = end - max(SERIES_LOOKBACK_SECONDS, lookback_seconds)
+    params = [("match[]", "{log_type=" + _logql_string(log_type) + "}"),
+              ("start", str(int(start * 1e9))), ("end", str(int(end * 1e9)))]
+    url = f"{base_url}/loki/api/v1/series?{urllib.parse.urlencode(params)}"
+    body = fetch_json(url, base_url, timeout)
+    if not isinstance(body, dict) or body.get("status") != "success":
+        status = body.get("status") if isinstance(body, dict) else None
+        raise LogSourceError(f"Loki answered status {status!r}")
+    hosts: dict[str, set[str]] = defaultdict(set)
+    for labels in body.get("data") or []:
+        if not isinstance(labels, dict) or not isinstance(labels.get("filename"), str):
+            continue
+        name = PurePosixPath(labels["filename"]).name
+        if LOG_FILE_NAME.match(name):
+            hosts[name].add(str(labels.get("host", "")))
+    return [{"id": f"{log_type}/{name}", "name": name, "service": log_type,
+             "hosts": sorted(h for h in hosts[name] if h)} for name in sorted(hosts)]
 
 
 def _merge(entries: list[dict[str, Any]], query: LogQuery) -> list[dict[str, Any]]:

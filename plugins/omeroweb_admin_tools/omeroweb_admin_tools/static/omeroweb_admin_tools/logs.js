@@ -16,11 +16,33 @@ function checkbox(name, value, label, checked) {
   return wrap;
 }
 
+// With Loki the files come from its series API, one request per log type (the files may be
+// on other hosts); a log type Loki cannot list says why instead of hiding the others.
+async function lokiFiles(services) {
+  const parts = await Promise.all(services.map(async (service) => {
+    try {
+      const body = await getJson(`${config.lokiFilesUrl}?${new URLSearchParams({ service })}`);
+      return body.files.map((f) => checkbox("file", f.id, `${f.name} (${service})`, false));
+    } catch (error) {
+      const note = document.createElement("span");
+      note.className = "admin-status";
+      note.dataset.state = "error";
+      note.textContent = `${service}: ${error.message}`;
+      return [note];
+    }
+  }));
+  return parts.flat();
+}
+
 async function loadSources() {
   const sources = await getJson(config.sourcesUrl);
   document.getElementById("log-units").replaceChildren(
     ...sources.units.map((u, i) => checkbox("unit", u, u, i < 2)));
-  const files = sources.files.map((f) => checkbox("file", f.id, f.name, false));
+  const fromLoki = sources.files_from === "loki";
+  document.getElementById("log-files-legend").textContent = fromLoki
+    ? "OMERO log files (in Loki, last 7 days)" : "OMERO log files (on this host)";
+  const files = fromLoki ? await lokiFiles(sources.file_services)
+    : sources.files.map((f) => checkbox("file", f.id, f.name, false));
   document.getElementById("log-files").replaceChildren(
     ...(files.length ? files : [document.createTextNode("none found")]));
 }

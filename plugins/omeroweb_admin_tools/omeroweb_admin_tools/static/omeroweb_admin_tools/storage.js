@@ -35,6 +35,9 @@ function renderQuotas(payload) {
   }));
   setStatus(document.getElementById("quota-enforcer"), `Enforcer: ${payload.enforcer_message}`,
             payload.enforcer && payload.enforcer.enforced ? "ok" : "warn");
+  document.getElementById("quota-auto").textContent = payload.auto_default_quota_gb === null
+    ? "New groups get no quota automatically."
+    : `New groups get ${payload.auto_default_quota_gb} GB automatically (omero-quota-defaults timer).`;
   document.getElementById("quota-log").replaceChildren(...payload.state.log.slice().reverse()
     .map((e) => { const li = document.createElement("li");
       li.textContent = `${e.at} ${e.by}: ${e.group} ${e.from ?? "none"} → ${e.to ?? "none"} GB`;
