@@ -11,11 +11,15 @@ upload API refuses X-Prefix-Sha256 (clients then send X-Chunk-Sha256).
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import hashlib
 from collections.abc import Iterator
 from typing import Any
+
+try:
+    import ctypes
+    import ctypes.util
+except (ImportError, MemoryError, OSError):  # a sandbox that refuses ctypes' set-up: no prefix
+    ctypes = None  # type: ignore[assignment]
 
 STATE_BYTES = 112
 _ALLOCATED = 256  # room to spare: a larger struct would fail the self-test, not overflow
@@ -34,6 +38,8 @@ def _candidates() -> Iterator[str]:
 
 
 def _load() -> Any:
+    if ctypes is None:
+        return None
     for name in _candidates():
         try:
             lib = ctypes.CDLL(name)
@@ -63,7 +69,7 @@ def _self_test(lib: Any) -> bool:
         running.update(memoryview(bytearray(data[7777:])))
         return prefix == hashlib.sha256(data[:7777]).hexdigest() \
             and running.hexdigest() == expected
-    except (OSError, ValueError, ctypes.ArgumentError):
+    except (OSError, ValueError, TypeError, ctypes.ArgumentError):
         return False
 
 
