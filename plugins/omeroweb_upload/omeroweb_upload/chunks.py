@@ -59,8 +59,9 @@ def check_free_space(upload_dir: Path, incoming: int, keep_free: int) -> None:
 
 def write_chunk(folder: Path, relative: PurePosixPath, offset: int, length: int,
                 readinto: Callable[[memoryview], int], chunk_sha256: str | None = None,
-                prefix_sha256: str | None = None, prefix_state: bytes | None = None
-                ) -> bytes | None:
+                prefix_sha256: str | None = None, prefix_state: bytes | None = None,
+                check: Callable[[], None] | None = None,
+                confirm: Callable[[bytes | None], None] | None = None) -> bytes | None:
     """Write `length` bytes from `readinto` at `offset`; keep them only if their hash matches.
 
     chunk_sha256 is the chunk's own digest. prefix_sha256 is the digest of the file's bytes
@@ -68,6 +69,10 @@ def write_chunk(folder: Path, relative: PurePosixPath, offset: int, length: int,
     the previous chunk (prefix_state; rebuilt from the file when missing), one pass over each
     byte. Returns the running state to save with the new confirmed offset (None without
     prefix_sha256). The bytes are durable (fdatasync) before this returns.
+
+    `check` runs under the file's lock before anything is cut off (is `offset` still the
+    confirmed one?), `confirm(state)` after fdatasync, still under the lock: no other request
+    can cut off or overwrite bytes between their check and this chunk's confirmation.
     """
     fd = open_in_job(folder, relative, os.O_RDWR | os.O_CREAT)
     direct = None
@@ -77,6 +82,10 @@ def write_chunk(folder: Path, relative: PurePosixPath, offset: int, length: int,
         except BlockingIOError:
             raise ChunkError("another chunk of this file is being written", 409,
                              "chunk_in_progress") from None
+        if check is not None:
+            check()
+        if os.fstat(fd).st_size < offset:  # confirmed bytes gone: never fill them with zeros
+            raise ChunkError("the file lost bytes it had confirmed", 409, "file_lost")
         os.ftruncate(fd, offset)  # drop whatever an interrupted chunk left behind
         direct = _open_direct(folder, relative)
         use_direct = direct is not None
@@ -119,7 +128,10 @@ def write_chunk(folder: Path, relative: PurePosixPath, offset: int, length: int,
         except ChunkError:
             os.ftruncate(fd, offset)
             raise
-        return running.state() if running is not None else None
+        state = running.state() if running is not None else None
+        if confirm is not None:
+            confirm(state)  # on failure the bytes stay: the next chunk cuts them off
+        return state
     finally:
         if direct is not None:
             os.close(direct)

@@ -292,25 +292,46 @@ def receive_chunk(job_id: str, idx: int, user: str, is_admin: bool, offset: int,
     folder = chunks.files_dir(upload_dir(), job_id)
     relative = PurePosixPath(f["relative_path"])
     saved = bytes(f["sha256_state"]) if f["sha256_state"] is not None else None
+    confirmed: dict[str, Any] = {}
+
+    def still_at_offset() -> None:
+        # Under the file's lock: a request that read the row before another one confirmed
+        # this offset must not cut that chunk off.
+        with db.transaction() as tx:
+            now = tx.fetchone("SELECT * FROM upload_files WHERE job_id = %s AND idx = %s",
+                              (str(job_id), idx))
+        if now is None:
+            raise RequestError("no such file in this job", 404)
+        _check_offset(now, offset, length)
+
+    def confirm(state: bytes | None) -> None:
+        with db.transaction() as tx:
+            # The running state is saved with the offset it belongs to, in one transaction,
+            # after the bytes are durable: a crash leaves either both old or both new.
+            confirmed["row"] = tx.fetchone(
+                "UPDATE upload_files SET received_bytes = %s, chunks = chunks + 1,"
+                " sha256_state = %s"
+                " WHERE job_id = %s AND idx = %s AND received_bytes = %s AND state = 'pending'"
+                " RETURNING *", (offset + length, state, str(job_id), idx, offset))
+            if confirmed["row"] is None:
+                raise RequestError("this chunk was confirmed by another request", 409,
+                                   "conflict")
+            tx.execute("UPDATE upload_jobs SET updated_at = now() WHERE id = %s",
+                       (str(job_id),))
+
     try:
         chunks.check_free_space(upload_dir(), length, settings.min_free_bytes)
         state = chunks.write_chunk(folder, relative, offset, length, readinto, chunk_sha,
-                                   prefix_sha, saved)
+                                   prefix_sha, saved, still_at_offset, confirm)
     except chunks.ChunkError as exc:
+        if exc.code == "file_lost":
+            _restart_file(job_id, idx, folder, relative)
+            raise RequestError("the server lost this file's bytes; send it again from offset "
+                               "0", 409, "wrong_offset") from None
         raise RequestError(exc.message, exc.status, exc.code) from None
     except UnsafePath as exc:
         raise RequestError(str(exc)) from None
-    with db.transaction() as tx:
-        # The running state is saved with the offset it belongs to, in one transaction, after
-        # the bytes are durable: a crash leaves either both old or both new.
-        row = tx.fetchone(
-            "UPDATE upload_files SET received_bytes = %s, chunks = chunks + 1,"
-            " sha256_state = %s"
-            " WHERE job_id = %s AND idx = %s AND received_bytes = %s AND state = 'pending'"
-            " RETURNING *", (offset + length, state, str(job_id), idx, offset))
-        if row is None:
-            raise RequestError("this chunk was confirmed by another request", 409, "conflict")
-        tx.execute("UPDATE upload_jobs SET updated_at = now() WHERE id = %s", (str(job_id),))
+    row = confirmed["row"]
     if row["received_bytes"] == row["size"]:
         # With X-Prefix-Sha256 the server computed the whole file's digest itself, from the
         # very bytes it wrote; it is checked against the declared one without reading again.
@@ -318,6 +339,13 @@ def receive_chunk(job_id: str, idx: int, user: str, is_admin: bool, offset: int,
                              prefix_sha if state is not None else None)
     return {"index": idx, "received_bytes": row["received_bytes"], "chunks": row["chunks"],
             "state": row["state"], "sha256": row["sha256"]}
+
+
+def _restart_file(job_id: str, idx: int, folder: Path, relative: PurePosixPath) -> None:
+    with db.transaction() as tx:
+        tx.execute("UPDATE upload_files SET received_bytes = 0, chunks = 0, sha256_state = NULL"
+                   " WHERE job_id = %s AND idx = %s AND state = 'pending'", (str(job_id), idx))
+        chunks.reset_file(folder, relative)
 
 
 def _check_offset(f: dict[str, Any], offset: int, length: int) -> None:

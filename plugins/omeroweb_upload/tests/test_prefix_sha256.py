@@ -194,3 +194,52 @@ def test_a_chunk_needs_one_of_the_digests(upload_dir, world, session_for):
     assert bare.status_code == 400 and "X-Prefix-Sha256" in bare.json()["error"]["message"]
     malformed = alice.chunk(job, 0, 0, DATA[:CHUNK], prefix="xyz")
     assert malformed.status_code == 400
+
+
+def test_a_request_that_read_a_stale_offset_cannot_cut_off_a_confirmed_chunk(
+        upload_dir, world, session_for, monkeypatch, no_reread):
+    """Two requests for one offset: the second read the row before the first confirmed it.
+    The offset is checked again under the file's lock, before anything is cut off."""
+    from omeroweb_upload import services
+
+    alice = session_for("alice")
+    job = start(alice, DATA)
+    assert send(alice, job, 0, CHUNK).status_code == 200
+    real_check, calls = services._check_offset, []
+
+    def stale_first_check(f, offset, length):
+        calls.append(offset)
+        if len(calls) > 1:  # the check under the lock sees the database as it is
+            real_check(f, offset, length)
+    monkeypatch.setattr(services, "_check_offset", stale_first_check)
+    other = os.urandom(CHUNK)
+    late = alice.chunk(job, 0, 0, other, prefix=hashlib.sha256(other).hexdigest())
+    assert late.status_code == 409 and late.json()["error"]["code"] == "wrong_offset"
+    assert calls == [0, 0]
+    assert (upload_dir / job / "files" / "a.tif").read_bytes() == DATA[:CHUNK]
+    monkeypatch.setattr(services, "_check_offset", real_check)
+    for offset in range(CHUNK, len(DATA), CHUNK):
+        last = send(alice, job, offset, min(offset + CHUNK, len(DATA)))
+    assert last.json()["state"] == "uploaded"
+    assert (upload_dir / job / "files" / "a.tif").read_bytes() == DATA
+
+
+def test_confirmed_bytes_lost_on_disk_restart_the_file_instead_of_a_hole(
+        upload_dir, world, session_for, no_reread):
+    """Without the final re-read nothing else would notice: a file shorter than its confirmed
+    offset (a disk that lied about fdatasync, a hand in the folder) is never extended with
+    zeros; the client is sent back to offset 0."""
+    alice = session_for("alice")
+    job = start(alice, DATA)
+    for offset in (0, CHUNK):
+        assert send(alice, job, offset, offset + CHUNK).status_code == 200
+    os.truncate(upload_dir / job / "files" / "a.tif", 1000)
+    lost = send(alice, job, 2 * CHUNK, 3 * CHUNK)
+    assert lost.status_code == 409 and lost.json()["error"]["code"] == "wrong_offset"
+    status = alice.get(f"/omeroweb_upload/status/{job}/").json()
+    assert status["files"][0]["received_bytes"] == 0
+    assert _saved_state(job)["sha256_state"] is None
+    for offset in range(0, len(DATA), CHUNK):
+        last = send(alice, job, offset, min(offset + CHUNK, len(DATA)))
+    assert last.json()["state"] == "uploaded"
+    assert (upload_dir / job / "files" / "a.tif").read_bytes() == DATA
