@@ -57,17 +57,11 @@ def test_logs_page_filters_and_tails(live_server, browser, as_root, write_journa
 
 def test_logs_page_lists_omero_log_files_from_loki(live_server, browser, as_root, admin_env,
                                                    http_fake):
-    from .test_loki import SERIES
+    from .test_loki import record_blitz_log
 
     recorder, base = http_fake
     admin_env(LOKI_URL=base)
-    recorder.json("/loki/api/v1/series", SERIES)
-    ts = now_us() * 1000 - 5_000_000_000
-    recorder.json("/loki/api/v1/query_range", {"status": "success", "data": {
-        "resultType": "streams", "result": [{"stream": {
-            "filename": "/opt/omero/server/OMERO.server/var/log/Blitz-0.log",
-            "log_type": "omero_server"},
-            "values": [[str(ts), "2026-01-01 10:00:00,000 WARN [ome.services] slow query"]]}]}})
+    record_blitz_log(recorder, "2026-01-01 10:00:00,000 WARN [ome.services] slow query")
     browser.get(f"{live_server.url}/omeroweb_admin_tools/logs/")
     wait = _wait(browser)
     wait.until(ec.text_to_be_present_in_element((By.ID, "log-files"), "Blitz-0.log (omero_server)"))

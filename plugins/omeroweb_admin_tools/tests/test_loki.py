@@ -122,17 +122,23 @@ def test_loki_series_lists_the_file_names_of_a_service(admin_env, root_client, h
     assert int(sent["query"]["end"][0]) - int(sent["query"]["start"][0]) == 10 * 86400 * 10**9
 
 
-def test_a_listed_file_is_read_through_query_range(admin_env, root_client, http_fake):
-    """The ids the series route hands out are what logs/data takes with Loki configured."""
-    recorder, base = http_fake
-    admin_env(LOKI_URL=base)
+def record_blitz_log(recorder, line: str) -> None:
+    """Loki's fake answers the series query with SERIES and any range query with one line of
+    the OMERO.server's Blitz-0.log, five seconds old."""
     recorder.json("/loki/api/v1/series", SERIES)
     ts = now_us() * 1000 - 5_000_000_000
     recorder.json("/loki/api/v1/query_range", {"status": "success", "data": {
         "resultType": "streams", "result": [{"stream": {
             "filename": "/opt/omero/server/OMERO.server/var/log/Blitz-0.log",
             "log_type": "omero_server", "host": "lab1"},
-            "values": [[str(ts), "2026-01-01 10:00:00,000 ERROR [ome.services] boom"]]}]}})
+            "values": [[str(ts), line]]}]}})
+
+
+def test_a_listed_file_is_read_through_query_range(admin_env, root_client, http_fake):
+    """The ids the series route hands out are what logs/data takes with Loki configured."""
+    recorder, base = http_fake
+    admin_env(LOKI_URL=base)
+    record_blitz_log(recorder, "2026-01-01 10:00:00,000 ERROR [ome.services] boom")
     ids = [f["id"] for f in root_client.get(_files_url("omero_server")).json()["files"]]
     response = root_client.get(reverse("omeroweb_admin_tools_logs_data") + "?" + urlencode(
         [("file", ids[0]), ("file", ids[1])]))
