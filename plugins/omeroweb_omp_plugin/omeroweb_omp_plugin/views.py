@@ -98,7 +98,16 @@ def _ai_request(conn: Any, body: dict[str, Any]) -> tuple[str, str | None, str |
     if (not isinstance(names, list) or not names
             or not all(isinstance(n, str) and len(n) <= 500 for n in names)):
         raise RequestError("filenames must be a non-empty list of names")
-    key = None if provider == "local" else ai.load_key(username(conn), provider)
+    if provider == "local":
+        return provider, model, None, names[:ai.MAX_FILENAMES]
+    # The request's own faults are 4xx; ProviderError (502) is left for the provider's answers.
+    try:
+        model = ai.check_model(provider, model)
+    except ai.ProviderError as exc:
+        raise RequestError(str(exc)) from None
+    key = ai.load_key(username(conn), provider)
+    if key is None:
+        raise RequestError(f"no API key stored for {provider}", 404, "no_api_key")
     return provider, model, key, names[:ai.MAX_FILENAMES]
 
 

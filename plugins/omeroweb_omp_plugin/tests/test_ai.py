@@ -196,6 +196,18 @@ def test_keys_are_stored_encrypted_and_never_returned(client, providers):
     assert client.get("/omeroweb_omp_plugin/ai-credentials/").json()["stored"] == []
 
 
+@pytest.mark.parametrize("route", ["ai/regex/", "ai/parse/"])
+def test_requests_the_provider_cannot_serve_are_4xx_and_never_sent(client, providers, route):
+    """No stored key and a bad model name are the request's faults (502 is for the provider)."""
+    no_key = _post(client, route, {"provider": "groq", "filenames": NAMES})
+    assert (no_key.status_code, no_key.json()["error"]["code"]) == (404, "no_api_key")
+    _post(client, "ai-credentials/save/", {"provider": "groq", "api_key": GOOD_KEY})
+    sent = len(providers.requests)
+    bad_model = _post(client, route, {"provider": "groq", "filenames": NAMES, "model": "a b"})
+    assert bad_model.status_code == 400 and "model" in bad_model.json()["error"]["message"]
+    assert len(providers.requests) == sent
+
+
 def test_user_data_deletion_removes_api_keys(client, providers):
     _post(client, "ai-credentials/save/", {"provider": "cohere", "api_key": GOOD_KEY})
     assert _post(client, "user-data/delete-api-keys/", {}).json() == {"deleted": 1}
