@@ -1,7 +1,13 @@
 """Helpers of the whole-stack tests: run commands on a web host as OMERO.web runs them, wait."""
 
+import os
 import shlex
+import subprocess
+import tempfile
 import time
+from pathlib import Path
+
+import yaml
 
 # The omero-web service's user, environment file and OMERODIR, in a transient unit.
 _AS_WEB = ("systemd-run --quiet --wait --pipe --collect -p User=omero-web -p Group=omero-web "
@@ -32,3 +38,18 @@ def wait_until(check, timeout=60):
             return True
         time.sleep(1)
     return False
+
+
+def put_private_file(host_name, path, text):
+    """Write `text` (secret values) to a root-only 0600 file on a lab host. The text travels in a
+    0600 vars file and Ansible's copy (a file sent over SSH), never in a command line."""
+    with tempfile.TemporaryDirectory() as tmp:
+        vars_file = Path(tmp) / "content.yml"
+        vars_file.touch(mode=0o600)
+        vars_file.write_text(yaml.safe_dump({"private_content": text}))
+        copied = subprocess.run(
+            ["ansible", host_name, "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+             "-m", "ansible.builtin.copy", "-a",
+             f"content={{{{ private_content }}}} dest={path} owner=root mode=0600",
+             "-e", f"@{vars_file}"], capture_output=True, text=True)
+    assert copied.returncode == 0, copied.stdout[-2000:] + copied.stderr[-2000:]

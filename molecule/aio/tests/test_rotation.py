@@ -20,7 +20,7 @@ import yaml
 from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
-from webhost import django_python, run_as_web, wait_until
+from webhost import django_python, put_private_file, run_as_web, wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 SECRETS_FILE = Path(__file__).resolve().parents[1] / "host_vars" / "aio.yml"
@@ -94,18 +94,7 @@ def rotate(host, old, new, tmp):
 def logins(host, values):
     """For each of LOGINS with the given values: does it log in?"""
     path = "/root/.rotation-test-logins.json"
-    attempts = [[k, p, u, values[v]] for k, p, u, v in LOGINS]
-    # The values travel in a 0600 vars file and Ansible's copy (a file sent over SSH), never in
-    # a command line on either side.
-    with tempfile.TemporaryDirectory() as tmp:
-        vars_file = Path(tmp) / "attempts.yml"
-        vars_file.touch(mode=0o600)
-        vars_file.write_text(yaml.safe_dump({"attempts": json.dumps(attempts)}))
-        copied = subprocess.run(
-            ["ansible", "aio", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "-m", "ansible.builtin.copy",
-             "-a", f"content={{{{ attempts }}}} dest={path} mode=0600", "-e", f"@{vars_file}"],
-            capture_output=True, text=True, cwd=ROOT)
-    assert copied.returncode == 0, copied.stdout[-2000:] + copied.stderr[-2000:]
+    put_private_file("aio", path, json.dumps([[k, p, u, values[v]] for k, p, u, v in LOGINS]))
     try:
         out = host.run(f"python3 -c {shlex.quote(LOGIN_PROBE)} {path}")
         assert out.rc == 0, out.stderr

@@ -8,11 +8,15 @@ import os
 import re
 import shlex
 import stat
+import sys
 import urllib.parse
 from pathlib import Path
 
 import pytest
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from webhost import put_private_file
 
 HERE = Path(__file__).resolve().parent
 SECRETS_FILE = HERE.parent / "host_vars" / "aio.yml"
@@ -157,11 +161,9 @@ def test_exposure_exceptions_are_still_needed(exposure):
 
 @pytest.fixture(scope="module")
 def pattern_file(host):
-    """The secret values in a root-only file on the host, so no command line ever carries them."""
+    """The secret values in a root-only file on the host (put_private_file: no command line carries them)."""
     path = "/root/.security-test-patterns"
-    host.run(f"install -m 0600 /dev/null {path}")
-    content = "\n".join(secret_values()) + "\n"
-    host.run(f"python3 -c 'import sys; open(\"{path}\", \"w\").write(sys.stdin.read())' <<'EOF'\n{content}EOF")
+    put_private_file("aio", path, "\n".join(secret_values()) + "\n")
     yield path
     host.run(f"rm -f {path}")
 
