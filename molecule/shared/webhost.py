@@ -40,6 +40,11 @@ def wait_until(check, timeout=60):
     return False
 
 
+def inventory():
+    """The inventory the tests reach hosts through: the demo's (OAE_INVENTORY) or molecule's."""
+    return os.environ.get("OAE_INVENTORY") or os.environ["MOLECULE_INVENTORY_FILE"]
+
+
 def put_private_file(host_name, path, text):
     """Write `text` (secret values) to a root-only 0600 file on a lab host. The text travels in a
     0600 vars file and Ansible's copy (a file sent over SSH), never in a command line."""
@@ -48,7 +53,7 @@ def put_private_file(host_name, path, text):
         vars_file.touch(mode=0o600)
         vars_file.write_text(yaml.safe_dump({"private_content": text}))
         copied = subprocess.run(
-            ["ansible", host_name, "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+            ["ansible", host_name, "-i", inventory(),
              "-m", "ansible.builtin.copy", "-a",
              f"content={{{{ private_content }}}} dest={path} owner=root mode=0600",
              "-e", f"@{vars_file}"], capture_output=True, text=True)

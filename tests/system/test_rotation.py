@@ -6,11 +6,9 @@ a worker, the login page must answer, and a stored user secret must have been re
 newest Fernet key."""
 
 import json
-import os
 import secrets
 import shlex
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -18,12 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 from cryptography.fernet import Fernet
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from demohost import HOST_NAME, INVENTORY, ROOT, SECRETS_FILE
 from webhost import django_python, put_private_file, run_as_web, wait_until
 
-ROOT = Path(__file__).resolve().parents[3]
-SECRETS_FILE = Path(__file__).resolve().parents[1] / "host_vars" / "aio.yml"
 # The lab runs no OMERO.server and no Grafana: their accounts are rotated by the same playbook
 # on hosts that have them (rotate_omero_server, monitoring_grafana_stack), not here.
 ROTATED = ["vault_omero_db_password", "vault_plugins_db_password", "vault_redis_admin_password",
@@ -84,7 +79,7 @@ def rotate(host, old, new, tmp):
     vars_file.write_text(yaml.safe_dump(extra))
     started = time.monotonic()
     proc = subprocess.run(
-        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+        ["ansible-playbook", "-i", INVENTORY,
          str(ROOT / "playbooks" / "rotate-secrets.yml"), "-e", f"@{vars_file}"],
         capture_output=True, text=True, cwd=ROOT)
     vars_file.unlink()
@@ -94,7 +89,7 @@ def rotate(host, old, new, tmp):
 def logins(host, values):
     """For each of LOGINS with the given values: does it log in?"""
     path = "/root/.rotation-test-logins.json"
-    put_private_file("aio", path, json.dumps([[k, p, u, values[v]] for k, p, u, v in LOGINS]))
+    put_private_file(HOST_NAME, path, json.dumps([[k, p, u, values[v]] for k, p, u, v in LOGINS]))
     try:
         out = host.run(f"python3 -c {shlex.quote(LOGIN_PROBE)} {path}")
         assert out.rc == 0, out.stderr

@@ -8,18 +8,13 @@ import os
 import re
 import shlex
 import stat
-import sys
 import urllib.parse
 from pathlib import Path
 
 import pytest
 import yaml
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from demohost import HOST_NAME, ROOT, SECRETS_FILE
 from webhost import put_private_file
-
-HERE = Path(__file__).resolve().parent
-SECRETS_FILE = HERE.parent / "host_vars" / "aio.yml"
 
 # Reachable from other hosts: SSH, and nginx for the HTTP redirect and HTTPS. Everything else
 # listens on loopback only (the firewall would drop it anyway; this checks the binds themselves).
@@ -163,7 +158,7 @@ def test_exposure_exceptions_are_still_needed(exposure):
 def pattern_file(host):
     """The secret values in a root-only file on the host (put_private_file: no command line carries them)."""
     path = "/root/.security-test-patterns"
-    put_private_file("aio", path, "\n".join(secret_values()) + "\n")
+    put_private_file(HOST_NAME, path, "\n".join(secret_values()) + "\n")
     yield path
     host.run(f"rm -f {path}")
 
@@ -206,16 +201,15 @@ print(json.dumps(args))
 
 
 def ansible_log():
-    path = os.environ.get("OAE_ANSIBLE_LOG") or os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ""),
-                                                               "ansible.log")
-    return Path(path)
+    """The log of both `make up` runs (bin/test sets ANSIBLE_LOG_PATH for them)."""
+    return Path(os.environ.get("OAE_ANSIBLE_LOG", ROOT / "artifacts" / "logs" / "make-up-ansible.log"))
 
 
 LOG_RECORD = re.compile(r"^\d{4}-\d\d-\d\d [\d:,]+ p=(\d+) ", re.M)
 
 
 def playbook_output(text):
-    """The log records of the ansible-playbook runs (create, converge, idempotence). The
+    """The log records of the ansible-playbook runs (both converges and their status plays). The
     verifier's testinfra also runs `ansible-inventory --list` with the same log, which dumps the
     test inventory and its vault values by design: those records are left out."""
     marks = [(m.start(), m.group(1)) for m in LOG_RECORD.finditer(text)]
@@ -227,8 +221,8 @@ def playbook_output(text):
 
 def test_no_secret_in_the_ansible_output():
     log = ansible_log()
-    assert log.is_file(), f"{log}: molecule.yml sets ANSIBLE_LOG_PATH for this check"
+    assert log.is_file(), f"{log}: bin/test sets ANSIBLE_LOG_PATH for make up, for this check"
     text = playbook_output(log.read_text(errors="replace"))
-    assert text.count("PLAY RECAP") >= 2 and "postgresql" in text  # converge and idempotence
+    assert text.count("PLAY RECAP") >= 2 and "postgresql" in text  # both make up runs
     leaks = [s for s in secret_values() if s in text]
     assert leaks == []
