@@ -11,6 +11,7 @@ import pytest
 import testinfra
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+import operator_view
 from webhost import django_python, run_as_web, wait_until
 
 QUEUES = ["omp", "upload", "imaris_export", "admin"]
@@ -171,3 +172,9 @@ def test_probes_reach_both_web_hosts_and_the_data_tier(ops):
     assert wait_until(probes_ok, 90), prometheus(ops, "query?query=probe_success")
     results = prometheus(ops, 'query?query=probe_success{probe="omero_web_login"}')["result"]
     assert len(results) == 2
+
+
+def test_every_host_is_healthy_as_an_operator_sees_it(db, webs, ops):
+    hosts = {"split-db": db, "split-web1": webs[0], "split-web2": webs[1], "split-ops": ops}
+    found = operator_view.problems(hosts, prometheus_host="split-ops")
+    assert not found, "\n\n".join(found)
