@@ -13,6 +13,10 @@ python=${1:-/usr/bin/python3}
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/omero-ansible-extended/wheels
 pytag=$("$python" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
 mkdir -p "$cache"
+# One build at a time: make up, make test and a developer's venv setup may start together, and a
+# second build would only double the 4 minutes. Whoever waits finds the first one's wheel.
+exec 8>"$cache/.build-$pytag.lock"
+flock 8
 
 existing=$(find "$cache" -maxdepth 1 -name "zeroc_ice-3.6.5-${pytag}-*.whl" | head -n 1)
 if [[ -n $existing ]]; then
