@@ -40,9 +40,16 @@ def test_each_console_script_imports_and_answers_help(name, target):
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
 
 
+def test_all_job_kinds_load_in_registry_order():
+    """What the sweep and every worker do first (this failed before omero_io imported
+    omero.clients: the imaris connector's imports left omero.model half filled)."""
+    proc = fresh("from omero_plugin_common.plugin import installed_plugins\n"
+                 "[p.import_jobs() for p in installed_plugins()]")
+    assert proc.returncode == 0, proc.stderr
+
+
 @pytest.mark.parametrize("plugin", [p.name for p in installed_plugins()])
 def test_each_plugin_loads_its_job_kinds_alone(plugin):
-    """What the sweep and every worker do first: load one plugin's job kinds, nothing else."""
     proc = fresh("from omero_plugin_common.plugin import installed_plugins\n"
                  f"[p.import_jobs() for p in installed_plugins() if p.name == {plugin!r}]")
     assert proc.returncode == 0, proc.stderr
@@ -62,21 +69,19 @@ def uses_model_without_loading_it(path):
     tree = ast.parse(path.read_text())
     used = loads = False
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module in ("omero.model", "omero.sys"):
-            used = True
-        elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-              and node.value.id == "omero" and node.attr in ("model", "sys")):
-            used = True
-        if isinstance(node, ast.Import) and any(a.name in ("omero.clients", "omero.gateway")
-                                                for a in node.names):
-            loads = True
-        if isinstance(node, ast.ImportFrom) and node.module in ("omero.clients", "omero.gateway"):
-            loads = True
+        if isinstance(node, ast.ImportFrom):
+            used |= node.module in ("omero.model", "omero.sys")
+            loads |= node.module in ("omero.clients", "omero.gateway")
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            used |= node.value.id == "omero" and node.attr in ("model", "sys")
+        elif isinstance(node, ast.Import):
+            loads |= any(a.name in ("omero.clients", "omero.gateway") for a in node.names)
     return used and not loads
 
 
 def test_modules_using_omero_model_load_it_themselves():
     modules = list(shipped_modules())
     assert len(modules) > 40
-    offenders = [str(p.relative_to(PLUGINS_DIR)) for p in modules if uses_model_without_loading_it(p)]
+    offenders = [str(p.relative_to(PLUGINS_DIR)) for p in modules
+                 if uses_model_without_loading_it(p)]
     assert offenders == []
