@@ -202,13 +202,14 @@ def parse_emsa(raw: bytes) -> Spectrum:
     bounded by the limits above."""
     text = _decode(raw)
     text = text.rstrip("\x1a \t\r\n")  # DOS end-of-file mark and trailing blank lines
-    if text.count("\n") + text.count("\r") > 2 * MAX_LINES:
-        raise SpectrumError(f"the file has more than {MAX_LINES} lines: a spectrum holds at most "
-                            f"{MAX_POINTS} points and {MAX_HEADER_LINES} header lines")
+    too_long = SpectrumError(f"the file has more than {MAX_LINES} lines: a spectrum holds at "
+                             f"most {MAX_POINTS} points and {MAX_HEADER_LINES} header lines")
+    # Counted before splitting, so millions of blank lines are never made into a list.
+    if text.count("\n") + text.count("\r") > 2 * MAX_LINES:  # CR LF counts twice
+        raise too_long
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if len(lines) > MAX_LINES:
-        raise SpectrumError(f"the file has more than {MAX_LINES} lines: a spectrum holds at most "
-                            f"{MAX_POINTS} points and {MAX_HEADER_LINES} header lines")
+        raise too_long
     keywords: list[Keyword] = []
     title: list[str] = []
     rows: list[tuple[int, list[float]]] = []

@@ -213,7 +213,8 @@ def _attach_spectra(ctx: JobContext, job: dict[str, Any], datasets: dict[str, in
         for f in spectra:
             path = PurePosixPath(f["relative_path"])
             try:
-                raw = (folder / path).read_bytes()
+                with open(folder / path, "rb") as stream:  # a huge .txt is not read whole
+                    raw = stream.read(sem_edx.MAX_BYTES + 1)
                 spectrum = sem_edx.parse_emsa(raw)
                 result = ctx.step(f"spectrum-{f['idx']}", lambda tx, raw=raw, sp=spectrum,
                                   path=path, ds=datasets[f["dataset_name"]]:

@@ -5,6 +5,7 @@ wall-clock threshold)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import math
 import random
@@ -51,7 +52,7 @@ def write_emsa(counts: list[str], *, data_type: str = "Y", columns: int = 1,
     if data_type == "Y":
         values = counts
     else:
-        values = [v for pair in zip(energies or [], counts) for v in pair]
+        values = [v for pair in zip(energies or [], counts, strict=True) for v in pair]
     per_line = columns if data_type == "Y" else 2 * columns
     for i in range(0, len(values), per_line):
         lines.append(separator.join(values[i:i + per_line]) + ("," if trailing_comma else ""))
@@ -201,7 +202,7 @@ def test_the_standards_example_is_read_with_its_units():
 @pytest.mark.parametrize("per_line", [2, 3, 5])
 def test_the_standards_example_with_several_pairs_or_values_per_line(per_line):
     xy = parse_emsa(_standard(columns=per_line, per_line=per_line))
-    assert list(zip(xy.energy, xy.counts)) == STANDARD_POINTS
+    assert list(zip(xy.energy, xy.counts, strict=True)) == STANDARD_POINTS
     y = parse_emsa(_standard(data_type="Y", columns=per_line, per_line=per_line))
     assert y.counts == [c for _, c in STANDARD_POINTS]
     assert y.energy == pytest.approx([520.13 + 3.1 * i for i in range(21)])
@@ -354,10 +355,8 @@ def _best_time(function, *args, repeats: int = 3) -> float:
     best = math.inf
     for _ in range(repeats):
         start = time.perf_counter()
-        try:
+        with contextlib.suppress(SpectrumError):
             function(*args)
-        except SpectrumError:
-            pass
         best = min(best, time.perf_counter() - start)
     return best
 
