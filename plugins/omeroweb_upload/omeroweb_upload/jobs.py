@@ -214,7 +214,8 @@ def _attach_spectra(ctx: JobContext, job: dict[str, Any], datasets: dict[str, in
         for f in spectra:
             path = PurePosixPath(f["relative_path"])
             try:
-                raw = (folder / path).read_bytes()
+                with open(folder / path, "rb") as stream:  # a huge .txt is not read whole
+                    raw = stream.read(sem_edx.MAX_BYTES + 1)
                 spectrum = sem_edx.parse_emsa(raw)
                 result = ctx.step(f"spectrum-{f['idx']}", lambda tx, raw=raw, sp=spectrum,
                                   path=path, ds=datasets[f["dataset_name"]]:
@@ -228,11 +229,14 @@ def _attach_spectra(ctx: JobContext, job: dict[str, Any], datasets: dict[str, in
                         f"spectrum-image-{f['idx']}", lambda tx, sp=spectrum, path=path,
                         ds=datasets[f["dataset_name"]]: _import_plot(conn, sp, path, ds,
                                                                       Path(work)))
-                state, error, log = "imported", None, [json.dumps(result)]
+                warnings = [f"warning: {w}" for w in spectrum.warnings]
+                state, error, log = "imported", None, [json.dumps(result), *warnings]
             except sem_edx.SpectrumError as exc:
-                state, error, log = "failed", f"{path.name}: {exc}", []
+                state, error, log, warnings = "failed", f"{path.name}: {exc}", [], []
             with db.transaction() as tx:
                 tx.execute("UPDATE upload_files SET state = %s, error = %s, log = %s"
                            " WHERE job_id = %s AND idx = %s",
                            (state, error, json.dumps(log), upload_id, f["idx"]))
+            for warning in warnings:
+                ctx.log(f"{path}: {warning}")
             ctx.log(f"{path}: " + (error or "spectrum attached"))

@@ -2,122 +2,30 @@
 
 from __future__ import annotations
 
+import bisect
 import io
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from .emsa import MAX_BYTES, PeakLabel, Spectrum, SpectrumError, parse_emsa
+
+__all__ = ["MAX_BYTES", "NAMESPACE", "PeakLabel", "Plot", "Spectrum", "SpectrumError",
+           "attach_spectrum", "merge_labels", "parse_emsa", "plot_spectrum"]
+
 NAMESPACE = "sem_edx.spectra"
-MAX_BYTES = 20 * 1024 * 1024
-
-
-class SpectrumError(ValueError):
-    """A file that is not a readable EMSA/MSA spectrum; the message says where and why."""
-
-
-@dataclass(frozen=True)
-class PeakLabel:
-    z: int
-    energy_kev: float
-    symbol: str
-
-
-@dataclass
-class Spectrum:
-    title: str
-    metadata: dict[str, str]
-    labels: list[PeakLabel]
-    energy: list[float] = field(default_factory=list)
-    counts: list[float] = field(default_factory=list)
-
-
-def _number(text: str, where: str) -> float:
-    try:
-        value = float(text.strip())
-    except ValueError:
-        raise SpectrumError(f"{where}: {text.strip()!r} is not a number") from None
-    if not math.isfinite(value):
-        raise SpectrumError(f"{where}: {text.strip()!r} is not a finite number")
-    return value
-
-
-def parse_emsa(raw: bytes) -> Spectrum:
-    if len(raw) > MAX_BYTES:
-        raise SpectrumError(f"the file is larger than {MAX_BYTES // 1048576} MB")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")  # Oxford INCA writes Latin-1 (µ, °)
-    if "\x00" in text:
-        raise SpectrumError("the file is binary, not EMSA/MSA text")
-    metadata: dict[str, str] = {}
-    labels: list[PeakLabel] = []
-    energy: list[float] = []
-    counts: list[float] = []
-    in_data = ended = False
-    for number, line in enumerate(text.splitlines(), 1):
-        where = f"line {number}"
-        stripped = line.strip()
-        if not stripped:
-            continue
-        if stripped.startswith("#"):
-            key, _, value = stripped.lstrip("#").partition(":")
-            key, value = key.strip().upper(), value.strip()
-            if key == "SPECTRUM":
-                in_data = True
-            elif key == "ENDOFDATA":
-                if not in_data:
-                    raise SpectrumError(f"{where}: #ENDOFDATA before #SPECTRUM")
-                ended = True
-                break
-            elif key == "OXINSTLABEL":
-                parts = [p.strip() for p in value.split(",")]
-                if len(parts) != 3 or not parts[2]:
-                    raise SpectrumError(f"{where}: ##OXINSTLABEL must be 'Z, keV, symbol'")
-                z = _number(parts[0], where)
-                labels.append(PeakLabel(int(z), _number(parts[1], where), parts[2]))
-            else:
-                name, n = key, 2
-                while name in metadata:  # duplicate keys are kept, suffixed
-                    name, n = f"{key}_{n}", n + 1
-                metadata[name] = value
-            continue
-        if not in_data:
-            raise SpectrumError(f"{where}: data before the #SPECTRUM marker")
-        values = [v for v in stripped.replace(";", ",").replace("\t", ",").split(",")
-                  if v.strip()]
-        if len(values) == 2:
-            energy.append(_number(values[0], where))
-            counts.append(_number(values[1], where))
-        elif len(values) == 1:
-            counts.append(_number(values[0], where))
-        else:
-            raise SpectrumError(f"{where}: expected 'energy, counts' or one value")
-    if not in_data:
-        raise SpectrumError("no #SPECTRUM marker: not an EMSA/MSA spectrum")
-    if not ended:
-        raise SpectrumError("no #ENDOFDATA marker: the file is cut off")
-    if not counts:
-        raise SpectrumError("the spectrum has no data points")
-    if energy and len(energy) != len(counts):
-        raise SpectrumError("some data lines have an energy and others do not")
-    if not energy:
-        offset = _number(metadata.get("OFFSET", "0"), "#OFFSET")
-        step = _number(metadata.get("XPERCHAN", ""), "#XPERCHAN") if "XPERCHAN" in metadata \
-            else None
-        if step is None:
-            raise SpectrumError("single-column data needs #XPERCHAN")
-        energy = [offset + i * step for i in range(len(counts))]
-    return Spectrum(metadata.get("TITLE", ""), metadata, labels, energy, counts)
+MAX_LABELS = 40  # more would not fit on the plot, and each costs placement time
+MAX_TITLE_CHARS = 100
+MAX_DRAWN_POINTS = 2000
 
 
 def merge_labels(labels: list[PeakLabel], within_kev: float = 0.5) -> list[PeakLabel]:
     """One label per element and neighbourhood (K-alpha and K-beta of one element are one label)."""
     kept: list[PeakLabel] = []
+    last: dict[str, float] = {}  # sorted by energy: the last kept one is the nearest below
     for label in sorted(labels, key=lambda lab: lab.energy_kev):
-        if any(k.symbol == label.symbol and abs(k.energy_kev - label.energy_kev) <= within_kev
-               for k in kept):
+        if label.symbol in last and label.energy_kev - last[label.symbol] <= within_kev:
             continue
+        last[label.symbol] = label.energy_kev
         kept.append(label)
     return kept
 
@@ -127,6 +35,9 @@ class Plot:
     png: bytes
     axes_box: tuple[float, float, float, float]  # x0, y0, x1, y1 in figure pixels
     label_boxes: list[tuple[float, float, float, float]]
+    x_label: str
+    x_range_kev: tuple[float, float]  # the axes' left and right ends
+    warning_box: tuple[float, float, float, float] | None = None
 
 
 def _overlaps(a: tuple, b: tuple, pad: float = 2.0) -> bool:
@@ -134,24 +45,35 @@ def _overlaps(a: tuple, b: tuple, pad: float = 2.0) -> bool:
                 or b[3] + pad <= a[1])
 
 
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+
+
 def plot_spectrum(spectrum: Spectrum) -> Plot:
-    """8.5 x 5 in at 150 dpi; labels placed greedily: raised until they overlap nothing and
-    stay inside the axes (the original's genetic search needed 16,000 evaluations)."""
+    """8.5 x 5 in at 150 dpi, always over keV (eV files are converted), with the reader's
+    warnings written on it. Labels placed greedily: raised until they overlap nothing and stay
+    inside the axes (the original's genetic search needed 16,000 evaluations)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.transforms import IdentityTransform
 
+    energy = spectrum.energy_kev
     fig = Figure(figsize=(8.5, 5), dpi=150, facecolor="#0b1a3a")
     ax = fig.add_subplot(111, facecolor="#0b1a3a")
-    ax.fill_between(spectrum.energy, spectrum.counts, color="#f5d90a", alpha=0.9, linewidth=0)
-    ax.plot(spectrum.energy, spectrum.counts, color="#fff27a", linewidth=0.6)
+    drawn_energy, drawn_counts = _envelope(energy, spectrum.counts)
+    ax.fill_between(drawn_energy, drawn_counts, color="#f5d90a", alpha=0.9, linewidth=0)
+    ax.plot(drawn_energy, drawn_counts, color="#fff27a", linewidth=0.6)
     top = max(max(spectrum.counts), 1.0)
-    ax.set_xlim(min(spectrum.energy), max(spectrum.energy))
+    lo, hi = energy[0], energy[-1]
+    if hi <= lo:  # one channel: a narrow window around it
+        lo, hi = lo - 0.01, hi + 0.01
+    ax.set_xlim(lo, hi)
     ax.set_ylim(0, top * 1.45)
-    ax.set_xlabel("Energy (keV)", color="white")
-    ax.set_ylabel("cps/eV" if "CPS" in spectrum.metadata.get("YUNITS", "").upper()
-                  else "Counts", color="white")
-    ax.set_title(spectrum.title or "SEM-EDX spectrum", color="white")
+    x_label = "Energy (keV)"
+    ax.set_xlabel(x_label, color="white")
+    ax.set_ylabel("cps/eV" if "CPS" in spectrum.metadata.y_units.upper() else "Counts",
+                  color="white")
+    ax.set_title(_short(spectrum.title, MAX_TITLE_CHARS) or "SEM-EDX spectrum", color="white")
     ax.tick_params(colors="white")
     for spine in ax.spines.values():
         spine.set_color("white")
@@ -160,27 +82,36 @@ def plot_spectrum(spectrum: Spectrum) -> Plot:
     axes_box = ax.get_window_extent(renderer)
     ab = (axes_box.x0, axes_box.y0, axes_box.x1, axes_box.y1)
     placed: list[tuple[float, float, float, float]] = []
-    xlo, xhi = ax.get_xlim()
-    for label in merge_labels(spectrum.labels):
-        if not xlo <= label.energy_kev <= xhi:
-            continue
-        peak = _height_at(spectrum, label.energy_kev)
+    warning_box = None
+    if spectrum.warnings:
+        note = ax.text(0.01, 0.98, "\n".join(_short("\u26a0 " + w, 110)
+                                             for w in spectrum.warnings[:3]),
+                       transform=ax.transAxes, va="top", ha="left", fontsize=7,
+                       color="#0b1a3a", zorder=6,
+                       bbox={"boxstyle": "round,pad=0.3", "fc": "#ffb347", "ec": "#ffb347"})
+        bb = note.get_window_extent(renderer)
+        warning_box = (bb.x0, bb.y0, bb.x1, bb.y1)
+        placed.append(warning_box)  # peak labels keep clear of it
+    labels = [lab for lab in merge_labels(spectrum.labels) if lo <= lab.energy_kev <= hi]
+    for label in labels[:MAX_LABELS]:
+        peak = _height_at(energy, spectrum.counts, label.energy_kev)
         px, py = ax.transData.transform((label.energy_kev, peak))
         text = ax.text(0, 0, label.symbol, color="#0b1a3a", fontsize=8, ha="center",
                        va="bottom", transform=IdentityTransform(), zorder=5,
                        bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "#f5d90a"})
+        # Measured once: a candidate place is the same box moved (no layout per candidate).
+        bb = text.get_window_extent(renderer)
         box = None
         for dx in (0, 25, -25, 50, -50, 75, -75):
+            x = min(max(px + dx, ab[0] + 20), ab[2] - 20)
             y = py + 8
             while y < ab[3]:
-                x = min(max(px + dx, ab[0] + 20), ab[2] - 20)
-                text.set_position((x, y))
-                bb = text.get_window_extent(renderer)
-                cand = (bb.x0, bb.y0, bb.x1, bb.y1)
+                cand = (bb.x0 + x, bb.y0 + y, bb.x1 + x, bb.y1 + y)
                 inside = cand[0] >= ab[0] and cand[2] <= ab[2] and cand[3] <= ab[3] \
                     and cand[1] >= ab[1]
                 if inside and not any(_overlaps(cand, p) for p in placed):
                     box = cand
+                    text.set_position((x, y))
                     break
                 y += 6
             if box:
@@ -194,13 +125,32 @@ def plot_spectrum(spectrum: Spectrum) -> Plot:
                     arrowprops={"arrowstyle": "-", "color": "white", "lw": 0.6})
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", facecolor=fig.get_facecolor())
-    return Plot(buffer.getvalue(), ab, placed)
+    boxes = placed[1:] if warning_box else placed
+    return Plot(buffer.getvalue(), ab, boxes, x_label, (lo, hi), warning_box)
 
 
-def _height_at(spectrum: Spectrum, energy: float) -> float:
-    best = min(range(len(spectrum.energy)), key=lambda i: abs(spectrum.energy[i] - energy))
-    window = spectrum.counts[max(0, best - 3):best + 4]
-    return max(window)
+def _envelope(energy: list[float], counts: list[float], bins: int = MAX_DRAWN_POINTS
+              ) -> tuple[list[float], list[float]]:
+    """At most `bins` points, each the highest count of a run of neighbouring channels: what a
+    filled spectrum shows at the plot's width (about 2 runs a pixel). Agg took 45 s to draw
+    65,536 noisy channels as they are."""
+    import numpy as np
+
+    if len(counts) <= bins:
+        return energy, counts
+    starts = np.linspace(0, len(counts), bins, endpoint=False).astype(int)
+    highest = np.maximum.reduceat(np.asarray(counts, dtype=float), starts)
+    ends = np.append(starts[1:], len(counts)) - 1
+    e = np.asarray(energy, dtype=float)
+    return list((e[starts] + e[ends]) / 2), list(highest)
+
+
+def _height_at(energy: list[float], counts: list[float], at: float) -> float:
+    """The highest count within 3 channels of the channel nearest `at` (energies ascend)."""
+    i = bisect.bisect_left(energy, at)
+    if i == len(energy) or (i > 0 and at - energy[i - 1] < energy[i] - at):
+        i -= 1
+    return max(counts[max(0, i - 3):i + 4])
 
 
 # -- OMERO ----------------------------------------------------------------------------------
@@ -238,7 +188,7 @@ def attach_spectrum(conn: Any, name: str, raw: bytes, spectrum: Spectrum, image_
         try:
             n = len(spectrum.counts)
             columns = [omero.grid.LongColumn("Image", "", [image_id or 0] * n),
-                       omero.grid.DoubleColumn("Energy_keV", "", list(spectrum.energy)),
+                       omero.grid.DoubleColumn("Energy_keV", "", list(spectrum.energy_kev)),
                        omero.grid.DoubleColumn("Counts", "", list(spectrum.counts))]
             table.initialize([omero.grid.LongColumn("Image", "", []),
                               omero.grid.DoubleColumn("Energy_keV", "", []),

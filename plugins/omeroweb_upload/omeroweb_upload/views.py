@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -136,7 +137,10 @@ def sem_edx_preview(request: HttpRequest, conn: Any = None, **_: Any) -> HttpRes
         spectrum = sem_edx.parse_emsa(request.read(int(length)))
     except sem_edx.SpectrumError as exc:
         raise RequestError(str(exc), 400, "bad_spectrum") from None
-    return HttpResponse(sem_edx.plot_spectrum(spectrum).png, content_type="image/png")
+    response = HttpResponse(sem_edx.plot_spectrum(spectrum).png, content_type="image/png")
+    # The warnings are on the image too; as ASCII JSON here so the page can list them as text.
+    response["X-Spectrum-Warnings"] = json.dumps(spectrum.warnings)
+    return response
 
 
 @never_cache

@@ -98,8 +98,10 @@ def test_sem_edx_spectrum_is_rendered(page, tmp_path):
     good.write_bytes(spectra.make_spectrum(title="Basalt, site 1"))
     bad = tmp_path / "broken.txt"
     bad.write_bytes(spectra.make_spectrum(cut=True))
+    short = tmp_path / "short.txt"
+    short.write_bytes(spectra.make_spectrum(npoints=1000))
     browser.find_element(By.ID, "sem-edx").click()
-    browser.find_element(By.ID, "files").send_keys(f"{good}\n{bad}")
+    browser.find_element(By.ID, "files").send_keys(f"{good}\n{bad}\n{short}")
     image = WebDriverWait(browser, 30).until(
         ec.presence_of_element_located((By.CSS_SELECTOR, "#spectra img.spectrum")))
     WebDriverWait(browser, 10).until(lambda b: b.execute_script(
@@ -107,5 +109,9 @@ def test_sem_edx_spectrum_is_rendered(page, tmp_path):
     error = WebDriverWait(browser, 10).until(
         ec.presence_of_element_located((By.CSS_SELECTOR, "#spectra p.error")))
     assert error.text == "broken.txt: no #ENDOFDATA marker: the file is cut off"
+    warning = WebDriverWait(browser, 10).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, "#spectra p.warning")))
+    assert warning.text == ("short.txt: #NPOINTS says 1000 points but the data hold 1024; "
+                            "all 1024 are shown")
     browser.execute_script("arguments[0].scrollIntoView()", image)
     _shot(browser, "spectrum")

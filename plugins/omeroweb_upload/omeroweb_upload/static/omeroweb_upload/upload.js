@@ -280,6 +280,13 @@
         image.className = "spectrum";
         image.src = URL.createObjectURL(await response.blob());
         box.append(image);
+        // The reader's warnings (e.g. #NPOINTS disagreeing with the data), also on the image.
+        for (const warning of JSON.parse(response.headers.get("X-Spectrum-Warnings") || "[]")) {
+          const note = document.createElement("p");
+          note.className = "warning";
+          note.textContent = `${file.name}: ${warning}`;
+          box.append(note);
+        }
       } catch (error) {
         const note = document.createElement("p");
         note.className = "error";
