@@ -1,0 +1,183 @@
+"""Which hyphens in a filename belong to a scientific term (kept) and which separate values.
+
+One pass over the name: each hyphen is judged from the word on its left and the word on its
+right (a word ends at `_`, `.`, a space or another hyphen), with set lookups and string
+tests, so the cost is linear in the name's length. The rules (also on the help page):
+
+- fluorescent proteins, self-labelling tags and fluorochromes join their neighbour:
+  H2B-GFP, Lifeact-mCherry, GFP-LC3, Halo-Actin, CD71-APC, PE-Cy7;
+- prefixes join what follows: anti-GFP, wild-type, co-culture, alpha-tubulin, beta-actin;
+- fixed terms: T-cell, Z-stack, max-projection, x-axis, 488nm-laser, 63x-oil, p-value,
+  t-test, N-terminus, E-cadherin, F-actin, Rab5-KO, GFP-positive, TNF-alpha;
+- a single letter before a lower-case word: N-acetylcysteine, D-glucose, L-glutamine;
+  c-Myc, p-ERK, v-Src;
+- gene and protein names: IL-2, PD-L1, Ki-67, Bcl-2, HLA-DR, GM-CSF, NF-kB, TER-119, Sca-1;
+- chemical locants: 2-propanol, 1,4-dioxane, and 5-HT, 4-OHT, 6-OHDA, 2-DG, 5-FU ...
+Never kept: a hyphen between two numbers (dates such as 2017-05-31, ranges), after a
+number that is not a locant (160701-Nup107, 01-HeLa, 31-Ter119+), plate and well ids
+(Plate1-A01, A-01), label and number (cell-1, t-6).
+"""
+
+from __future__ import annotations
+
+# Stands in for a kept hyphen while a name is split: a letter (so `\w` and `[^_-]` keep it
+# inside a value in regex mode too) that no filename uses. Names containing it are not
+# protected.
+KEPT = "\ua78f"
+
+_TAGS = frozenset("""
+gfp egfp sfgfp mgfp agfp emgfp pagfp rfp mrfp tagrfp yfp eyfp cfp ecfp bfp ebfp tagbfp
+mcherry cherry tdtomato tomato mtomato mscarlet mneongreen neongreen mvenus venus mcitrine
+citrine mkate mkate2 morange morange2 mturquoise mturquoise2 dendra dendra2 meos meos2
+meos3 mapple mruby mruby2 mruby3 emerald azurite cerulean mcerulean irfp mmaple dronpa
+halo halotag snap snaptag clip cliptag luciferase nluc mclover clover
+fitc pe apc percp cy3 cy5 cy7 af405 af488 af555 af568 af594 af647 alexa488 alexa568
+alexa594 alexa647 bv421 bv510 bv605 bv711 pacblue
+""".split())
+_PREFIXES = frozenset("""
+anti non pre post co re sub multi wild semi self cross knock double triple over under mono
+di tri bi poly pan cis trans tert sec iso neo ortho meta para alpha beta gamma delta kappa
+epsilon lambda sigma omega
+""".split())
+_GREEK = frozenset("alpha beta gamma delta kappa epsilon lambda sigma omega".split())
+_AFTER_WORD = frozenset("""
+ko kd oe wt ki null flox floxed mutant mutants deficient type treated positive negative like
+dependent induced derived specific labeled labelled tagged tag expressing
+""".split())
+_STACKS = frozenset("stack stacks series projection projections plane planes slice slices"
+                    .split())
+_STACK_LEFT = frozenset("max min mean sum avg time".split())
+_AXES = frozenset("axis position shift scan drift".split())
+_CELLS = frozenset("cell cells lymphocyte lymphocytes".split())
+_CELL_LEFT = frozenset("t b nk nkt".split())
+_OPTICS = frozenset("laser line excitation emission".split())
+_LENSES = frozenset("objective lens oil water glycerol silicone".split())
+_STATS = {"test": frozenset("t u f z chi".split()), "value": frozenset("p q"),
+          "values": frozenset("p q"), "terminus": frozenset("n c"),
+          "terminal": frozenset("n c"), "termini": frozenset("n c")}
+_SHORT_PROTEINS = frozenset("cadherin cadherins actin tubulin catenin".split())
+_GENES = frozenset("""
+il pd ki bcl mcl oct sox hif igf tgf ifn tnf nf hla mhc gm cox mmp icam vcam pecam lamp her
+ter sca thy ly gr mac tra ssea map nrf hsp vegf ang pdgf fgf bmp cas hdac sirt atg klf pax
+nkx runx gata foxp cxcr ccr tlr jak stat erk mek
+""".split())
+_COMPOUNDS = frozenset("""
+5-ht 4-oht 6-ohda 2-dg 5-fu 2-nbdg 3-ma 17-aag 5-ala 4-hne 7-aad 8-ohdg 5-mc 5-hmc 2-apb
+4-ap 6-tg 5-aza 5-edu 6-mp
+""".split())
+_CHEM_SUFFIXES = ("ol", "ane", "ene", "yne", "one", "al", "ide", "ate", "ite", "ine", "ose",
+                  "yl", "oic", "ium", "ether", "amide", "acid", "oyl")
+_CHEM_PREFIXES = ("methyl", "ethyl", "propyl", "butyl", "hydroxy", "amino", "chloro", "bromo",
+                  "fluoro", "iodo", "nitro", "oxo", "deoxy", "dimethyl", "methoxy", "phenyl",
+                  "acetyl", "di", "tri", "tetra")
+_NOT_CHEMICAL = frozenset("control controls protocol".split())
+_LOCANT_DIGITS = frozenset("0123456789,")
+
+
+def _is_locant(word: str) -> bool:
+    """1, 2, 1,4, 1,2,3: numbers of at most two digits, comma-separated."""
+    return (len(word) <= 8 and set(word) <= _LOCANT_DIGITS and word[0] != ","
+            and word[-1] != "," and all(0 < len(n) <= 2 for n in word.split(",")))
+
+
+def _chemical(word: str, comma: bool) -> bool:
+    return (word.isalpha() and word.islower() and len(word) >= 4
+            and word not in _NOT_CHEMICAL
+            and (comma or word.endswith(_CHEM_SUFFIXES) or word.startswith(_CHEM_PREFIXES)))
+
+
+_TAG, _PREFIX, _GENE = "tag", "prefix", "gene"
+_LEFT = {**{w: _GENE for w in _GENES}, **{w: _PREFIX for w in _PREFIXES},
+         **{w: _TAG for w in _TAGS}}
+
+
+def _nm(lo: str) -> bool:
+    return lo.endswith("nm") and lo[:-2].isdigit()  # 488nm-laser
+
+
+def _magnification(lo: str) -> bool:
+    return lo.endswith("x") and lo[:-1].isdigit()  # 63x-oil
+
+
+def _has_letter(lo: str) -> bool:
+    return not lo.isdigit()
+
+
+# right word (lower case) → test of the left word (lower case)
+_RIGHT = {
+    **{w: _has_letter for w in _AFTER_WORD | _GREEK | _TAGS},
+    **{w: (lambda lo: len(lo) == 1 or lo in _STACK_LEFT) for w in _STACKS},
+    **{w: (lambda lo: lo in ("x", "y", "z", "t")) for w in _AXES},
+    **{w: _CELL_LEFT.__contains__ for w in _CELLS},
+    **{w: _nm for w in _OPTICS},
+    **{w: _magnification for w in _LENSES},
+    **{w: lefts.__contains__ for w, lefts in _STATS.items()},
+    **{w: (lambda lo: lo.isalpha() and len(lo) <= 2) for w in _SHORT_PROTEINS},
+}
+
+
+def keeps(left: str, right: str, after_hyphen: bool) -> bool:
+    """Whether the hyphen between these two words is part of a term. `after_hyphen`: the
+    left word itself follows a hyphen (it is inside a chain such as a date)."""
+    if not left or not right:
+        return False
+    if left[0].isdigit() and (left.isdigit() or "," in left):  # 488nm, 63x go on below
+        if right.isdigit():
+            return False  # dates, ranges, numeric ids
+        lo, ro = left.lower(), right.lower()
+        if lo + "-" + ro in _COMPOUNDS or (lo == "5" and ro.startswith("ht")
+                                           and ro[2:].isalnum()):
+            return True
+        return (not after_hyphen and _is_locant(left)
+                and _chemical(right, "," in left))
+    lo = left.lower()
+    kind = _LEFT.get(lo)
+    if right.isdigit():
+        return kind is _GENE and len(right) <= 5  # IL-2, Ki-67; not cell-1, t-6
+    if kind is _TAG or (kind is _PREFIX and right[0].isalpha()):
+        return True
+    test = _RIGHT.get(right.lower())
+    if test is not None:
+        return test(lo)
+    if len(left) == 1 and left.isalpha():
+        if right.isalpha() and right.islower() and len(right) >= 3:
+            return True  # N-acetylcysteine, D-glucose, S-phase
+        return left in "cvp" and right[0].isupper()  # c-Myc, v-Src, p-ERK
+    return kind is _GENE and len(right) <= 5 and right.isalnum()  # PD-L1, HLA-DR, GM-CSF
+
+
+def _tail(piece: str) -> str:
+    """The last word of a piece (the text after its last `_`, `.` or space)."""
+    cut = max(piece.rfind("_"), piece.rfind("."), piece.rfind(" "))
+    return piece[cut + 1:]
+
+
+def _head(piece: str) -> str:
+    cut = len(piece)
+    for sep in ("_", ".", " "):
+        at = piece.find(sep, 0, cut)
+        if at != -1:
+            cut = at
+    return piece[:cut]
+
+
+def protect(text: str) -> str:
+    """`text` with each kept hyphen replaced by KEPT (restore with .replace(KEPT, "-"))."""
+    if "-" not in text or KEPT in text:
+        return text
+    pieces = text.split("-")
+    out = [pieces[0]]
+    left = _tail(pieces[0])
+    after_hyphen = False
+    for piece in pieces[1:]:
+        whole = piece.isalnum()
+        right = piece if whole else _head(piece)
+        kept = keeps(left, right, after_hyphen)
+        out.append(KEPT if kept else "-")
+        out.append(piece)
+        if whole:
+            after_hyphen, left = True, piece
+        else:
+            tail = _tail(piece)
+            after_hyphen, left = tail == piece, tail
+    return "".join(out)
