@@ -5,10 +5,11 @@ right (a word ends at `_`, `.`, a space or another hyphen), with set lookups and
 tests, so the cost is linear in the name's length. The rules (also on the help page):
 
 - fluorescent proteins, self-labelling tags and fluorochromes join their neighbour:
-  H2B-GFP, Lifeact-mCherry, GFP-LC3, Halo-Actin, CD71-APC, PE-Cy7;
+  H2B-GFP, Lifeact-mCherry, GFP-LC3, Halo-Actin, CD71-APC, PE-Cy7, unless that is a number
+  or an id of one letter and a number (A01-GFP, GFP-t4 are split);
 - prefixes join what follows: anti-GFP, wild-type, co-culture, alpha-tubulin, beta-actin;
 - fixed terms: T-cell, Z-stack, max-projection, x-axis, 488nm-laser, 63x-oil, p-value,
-  t-test, N-terminus, E-cadherin, F-actin, Rab5-KO, GFP-positive, TNF-alpha;
+  t-test, N-terminus, E-cadherin, F-actin, Rab5-KO, GFP-positive; TNF-alpha after a gene;
 - a single letter before a lower-case word: N-acetylcysteine, D-glucose, L-glutamine;
   c-Myc, p-ERK, v-Src;
 - gene and protein names: IL-2, PD-L1, Ki-67, Bcl-2, HLA-DR, GM-CSF, NF-kB, TER-119, Sca-1;
@@ -25,7 +26,12 @@ from __future__ import annotations
 # protected.
 KEPT = "\ua78f"
 
-_TAGS = frozenset("""
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_TAGS = _words("""
 gfp egfp sfgfp mgfp agfp emgfp pagfp rfp mrfp tagrfp yfp eyfp cfp ecfp bfp ebfp tagbfp
 mcherry cherry tdtomato tomato mtomato mscarlet mneongreen neongreen mvenus venus mcitrine
 citrine mkate mkate2 morange morange2 mturquoise mturquoise2 dendra dendra2 meos meos2
@@ -33,44 +39,43 @@ meos3 mapple mruby mruby2 mruby3 emerald azurite cerulean mcerulean irfp mmaple 
 halo halotag snap snaptag clip cliptag luciferase nluc mclover clover
 fitc pe apc percp cy3 cy5 cy7 af405 af488 af555 af568 af594 af647 alexa488 alexa568
 alexa594 alexa647 bv421 bv510 bv605 bv711 pacblue
-""".split())
-_PREFIXES = frozenset("""
+""")
+_PREFIXES = _words("""
 anti non pre post co re sub multi wild semi self cross knock double triple over under mono
 di tri bi poly pan cis trans tert sec iso neo ortho meta para alpha beta gamma delta kappa
 epsilon lambda sigma omega
-""".split())
-_GREEK = frozenset("alpha beta gamma delta kappa epsilon lambda sigma omega".split())
-_AFTER_WORD = frozenset("""
-ko kd oe wt ki null flox floxed mutant mutants deficient type treated positive negative like
+""")
+_GREEK = _words("alpha beta gamma delta kappa epsilon lambda sigma omega")
+_AFTER_WORD = _words("""
+ko kd oe wt null flox floxed mutant mutants deficient type treated positive negative like
 dependent induced derived specific labeled labelled tagged tag expressing
-""".split())
-_STACKS = frozenset("stack stacks series projection projections plane planes slice slices"
-                    .split())
-_STACK_LEFT = frozenset("max min mean sum avg time".split())
-_AXES = frozenset("axis position shift scan drift".split())
-_CELLS = frozenset("cell cells lymphocyte lymphocytes".split())
-_CELL_LEFT = frozenset("t b nk nkt".split())
-_OPTICS = frozenset("laser line excitation emission".split())
-_LENSES = frozenset("objective lens oil water glycerol silicone".split())
-_STATS = {"test": frozenset("t u f z chi".split()), "value": frozenset("p q"),
-          "values": frozenset("p q"), "terminus": frozenset("n c"),
-          "terminal": frozenset("n c"), "termini": frozenset("n c")}
-_SHORT_PROTEINS = frozenset("cadherin cadherins actin tubulin catenin".split())
-_GENES = frozenset("""
+""")
+_STACKS = _words("stack stacks series projection projections plane planes slice slices")
+_STACK_LEFT = _words("max min mean sum avg time")
+_AXES = _words("axis position shift scan drift")
+_CELLS = _words("cell cells lymphocyte lymphocytes")
+_CELL_LEFT = _words("t b nk nkt")
+_OPTICS = _words("laser line excitation emission")
+_LENSES = _words("objective lens oil water glycerol silicone")
+_STATS = {"test": _words("t u f z chi"), "value": _words("p q"),
+          "values": _words("p q"), "terminus": _words("n c"),
+          "terminal": _words("n c"), "termini": _words("n c")}
+_SHORT_PROTEINS = _words("cadherin cadherins actin tubulin catenin")
+_GENES = _words("""
 il pd ki bcl mcl oct sox hif igf tgf ifn tnf nf hla mhc gm cox mmp icam vcam pecam lamp her
 ter sca thy ly gr mac tra ssea map nrf hsp vegf ang pdgf fgf bmp cas hdac sirt atg klf pax
-nkx runx gata foxp cxcr ccr tlr jak stat erk mek
-""".split())
-_COMPOUNDS = frozenset("""
+nkx runx gata foxp cxcr ccr tlr jak stat erk mek ppar
+""")
+_COMPOUNDS = _words("""
 5-ht 4-oht 6-ohda 2-dg 5-fu 2-nbdg 3-ma 17-aag 5-ala 4-hne 7-aad 8-ohdg 5-mc 5-hmc 2-apb
 4-ap 6-tg 5-aza 5-edu 6-mp
-""".split())
+""")
 _CHEM_SUFFIXES = ("ol", "ane", "ene", "yne", "one", "al", "ide", "ate", "ite", "ine", "ose",
                   "yl", "oic", "ium", "ether", "amide", "acid", "oyl")
 _CHEM_PREFIXES = ("methyl", "ethyl", "propyl", "butyl", "hydroxy", "amino", "chloro", "bromo",
                   "fluoro", "iodo", "nitro", "oxo", "deoxy", "dimethyl", "methoxy", "phenyl",
                   "acetyl", "di", "tri", "tetra")
-_NOT_CHEMICAL = frozenset("control controls protocol".split())
+_NOT_CHEMICAL = _words("control controls protocol")
 _LOCANT_DIGITS = frozenset("0123456789,")
 
 
@@ -103,9 +108,17 @@ def _has_letter(lo: str) -> bool:
     return not lo.isdigit()
 
 
+def _is_id(word: str) -> bool:
+    """A number, or one letter and a number: a well, field, channel or time point (A01,
+    f03, c2, t6), which a tag next to it does not join."""
+    return word.isdigit() or (word[1:].isdigit() and word[0].isalpha())
+
+
 # right word (lower case) → test of the left word (lower case)
 _RIGHT = {
-    **{w: _has_letter for w in _AFTER_WORD | _GREEK | _TAGS},
+    **{w: _has_letter for w in _AFTER_WORD},
+    **{w: _GENES.__contains__ for w in _GREEK},  # TNF-alpha, IFN-gamma, PPAR-gamma
+    **{w: (lambda lo: not _is_id(lo)) for w in _TAGS},
     **{w: (lambda lo: len(lo) == 1 or lo in _STACK_LEFT) for w in _STACKS},
     **{w: (lambda lo: lo in ("x", "y", "z", "t")) for w in _AXES},
     **{w: _CELL_LEFT.__contains__ for w in _CELLS},
@@ -116,9 +129,9 @@ _RIGHT = {
 }
 
 
-def keeps(left: str, right: str, after_hyphen: bool) -> bool:
-    """Whether the hyphen between these two words is part of a term. `after_hyphen`: the
-    left word itself follows a hyphen (it is inside a chain such as a date)."""
+def keeps(left: str, right: str, after_number: bool) -> bool:
+    """Whether the hyphen between these two words is part of a term. `after_number`: a
+    number and a hyphen come before the left word (a chain such as a date: 2017-05-31-x)."""
     if not left or not right:
         return False
     if left[0].isdigit() and (left.isdigit() or "," in left):  # 488nm, 63x go on below
@@ -128,13 +141,15 @@ def keeps(left: str, right: str, after_hyphen: bool) -> bool:
         if lo + "-" + ro in _COMPOUNDS or (lo == "5" and ro.startswith("ht")
                                            and ro[2:].isalnum()):
             return True
-        return (not after_hyphen and _is_locant(left)
+        return (not after_number and _is_locant(left)
                 and _chemical(right, "," in left))
     lo = left.lower()
     kind = _LEFT.get(lo)
     if right.isdigit():
         return kind is _GENE and len(right) <= 5  # IL-2, Ki-67; not cell-1, t-6
-    if kind is _TAG or (kind is _PREFIX and right[0].isalpha()):
+    if kind is _TAG:
+        return not _is_id(right)
+    if kind is _PREFIX and right[0].isalpha():
         return True
     test = _RIGHT.get(right.lower())
     if test is not None:
@@ -168,16 +183,11 @@ def protect(text: str) -> str:
     pieces = text.split("-")
     out = [pieces[0]]
     left = _tail(pieces[0])
-    after_hyphen = False
+    before = ""  # the word before `left` across a hyphen ("" when there is none)
     for piece in pieces[1:]:
-        whole = piece.isalnum()
+        whole = piece.isalnum() or _tail(piece) == piece
         right = piece if whole else _head(piece)
-        kept = keeps(left, right, after_hyphen)
-        out.append(KEPT if kept else "-")
+        out.append(KEPT if keeps(left, right, before.isdigit()) else "-")
         out.append(piece)
-        if whole:
-            after_hyphen, left = True, piece
-        else:
-            tail = _tail(piece)
-            after_hyphen, left = tail == piece, tail
+        before, left = (left, piece) if whole else ("", _tail(piece))
     return "".join(out)

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import re
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import hyphens, safe_regex
+
+log = logging.getLogger(__name__)
 
 # REMBI-style default variable names (the original's defaults).
 DEFAULT_VARIABLES = (
@@ -200,7 +204,7 @@ def _make_values_fn(settings: ParserSettings, pattern: safe_regex.SafePattern | 
         return out if len(out) <= most else out[:most]
 
     if not protect and not spaces:  # the common separators case, without the tests above
-        def values(base: str) -> list[str]:  # noqa: F811
+        def values(base: str) -> list[str]:
             out = [p for p in split(base) if p]
             return out if len(out) <= most else out[:most]
 
@@ -239,7 +243,7 @@ def pairs_for(name: str, settings: ParserSettings,
     if last[0] is not settings or last[1] is not compiled:
         last = _prepared(settings, compiled)
     values = last[2](filename_base(name))
-    return list(zip(last[3][len(values)], values))
+    return list(zip(last[3][len(values)], values, strict=True))
 
 
 def too_long_message() -> str:
@@ -291,7 +295,8 @@ def preview(names: Iterable[str], settings: ParserSettings,
             if parsed is None else
             {"name": name, "base": parsed[0], "values": parsed[1],
              "keys": table[len(parsed[1])]}
-            for name, parsed in zip(names, parse_names(names, settings, deadline_seconds))]
+            for name, parsed in zip(names, parse_names(names, settings, deadline_seconds),
+                                    strict=True)]
 
 
 def _parse_in_child(names: Sequence[str], settings: ParserSettings, seconds: float
@@ -300,19 +305,24 @@ def _parse_in_child(names: Sequence[str], settings: ParserSettings, seconds: flo
     its address space bounded; a child that dies or hangs is a TooSlow, never a hang here."""
     request = json.dumps({"names": list(names), "settings": settings.as_dict(),
                           "seconds": seconds})
+    # -I: no environment, no current directory on the path; the package's own location is.
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parents[2])!r}); "
+            f"from {__name__} import _child_main; _child_main()")
     try:
-        done = subprocess.run(
-            [sys.executable, "-I", "-m", __name__], input=request, capture_output=True,
-            text=True, timeout=30 + 5 * seconds, check=False)
+        done = subprocess.run([sys.executable, "-I", "-c", code], input=request,
+                              capture_output=True, text=True, timeout=30 + 5 * seconds,
+                              check=False)
     except subprocess.TimeoutExpired:
         raise safe_regex.TooSlow(f"parsing took more than {seconds:g} s of CPU time and "
                                  "was stopped; simplify the regex") from None
     try:
         answer = json.loads(done.stdout)
     except ValueError:
+        log.warning("OMP parser child exited with %s: %s", done.returncode, done.stderr[-2000:])
         answer = {"error": "parsing stopped: the regex needed too much memory or time"}
     if "error" in answer:
-        raise safe_regex.RegexError(answer["error"])
+        error = safe_regex.TooSlow if answer.get("slow") else safe_regex.RegexError
+        raise error(answer["error"])
     return [tuple(row) if row is not None else None for row in answer["rows"]]
 
 
@@ -327,7 +337,7 @@ def _child_main() -> None:
                "variables": tuple(request["settings"]["variables"])}), request["seconds"])
         answer: dict = {"rows": rows}
     except (safe_regex.RegexError, ParseError) as exc:
-        answer = {"error": str(exc)}
+        answer = {"error": str(exc), "slow": isinstance(exc, safe_regex.TooSlow)}
     except MemoryError:
         answer = {"error": "parsing needed too much memory; simplify the regex"}
     json.dump(answer, sys.stdout)
@@ -359,6 +369,3 @@ def separators_regex(separators: Sequence[str]) -> str:
         parts.append("[" + "".join(re.escape(c) for c in chars) + "]")
     return "(?:" + "|".join(parts) + ")+"
 
-
-if __name__ == "__main__":
-    _child_main()

@@ -71,11 +71,11 @@ def _write(conn: Any, batch: Sequence[omero_io.ImageRef], params: dict[str, Any]
                                      settings.regex_time_limit)
     except safe_regex.RegexError:
         parsed, failed = [], len(writable)
-    for ref, row in zip(writable, parsed):
+    for ref, row in zip(writable, parsed, strict=False):  # nothing when the limit was hit
         if row is None:
             too_long += 1
             continue
-        pairs = list(zip(parsing.key_names(parser.variables, len(row[1])), row[1]))
+        pairs = list(zip(parsing.key_names(parser.variables, len(row[1])), row[1], strict=True))
         if pairs:
             rows.append((ref, ownership.with_mark(pairs, settings.hash_secret)))
         else:
