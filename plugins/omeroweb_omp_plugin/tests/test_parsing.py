@@ -196,7 +196,8 @@ def test_heuristic_suggestion_is_always_a_valid_regex(names):
 SPLITS = [
     ("160701-Nup107-cell-1-t6.tif", ["160701", "Nup107", "cell", "1", "t6"]),
     ("2017-05-31-Ter119+_CD71-APC_BM.ome.tif", ["2017", "05", "31", "Ter119+", "CD71-APC", "BM"]),
-    ("20170531_HeLa_H2B-GFP_40x_z3_t12.ome.tif", ["20170531", "HeLa", "H2B-GFP", "40x", "z3", "t12"]),
+    ("20170531_HeLa_H2B-GFP_40x_z3_t12.ome.tif",
+     ["20170531", "HeLa", "H2B-GFP", "40x", "z3", "t12"]),
     ("Plate1-A01-f03-GFP-LC3.tif", ["Plate1", "A01", "f03", "GFP-LC3"]),
     ("01-HeLa-Lifeact-mCherry_pos-2.czi", ["01", "HeLa", "Lifeact-mCherry", "pos", "2"]),
     ("1,4-dioxane_2-propanol-10pct_DMSO.tif", ["1,4-dioxane", "2-propanol", "10pct", "DMSO"]),
@@ -278,7 +279,7 @@ def _generated_name(rng):
 @pytest.mark.parametrize("separators", SEPARATOR_SETS)
 @pytest.mark.parametrize("protect", [True, False])
 def test_separators_mode_and_suggested_regex_agree(separators, protect):
-    rng = random.Random(f"{separators}{protect}")  # noqa: S311 (a reproducible corpus)
+    rng = random.Random(f"{separators}{protect}")  # a reproducible corpus
     names = [_generated_name(rng) for _ in range(2_000)]
     by_separators = ParserSettings(separators=separators, protect_hyphens=protect)
     by_regex = ParserSettings(mode="regex", regex=parsing.separators_regex(separators),
