@@ -51,7 +51,7 @@ def _too_slow(seconds: float) -> TooSlow:
 
 def _walk(items: list, factor: int, depth: int) -> int:
     """The pattern's size with repeats counted out; refuses what _REFUSED lists."""
-    if depth > 50:
+    if depth > 30:
         raise RegexError("the regex is nested too deeply")
     size = 0
     for op, av in items:
@@ -90,7 +90,9 @@ def analyse(pattern: object) -> None:
         parsed = _parser.parse(pattern)
     except re.error as exc:
         raise RegexError(f"invalid regex: {exc}") from None
-    except (RecursionError, OverflowError, MemoryError):
+    except OverflowError:
+        raise RegexError("a repeat count in the regex is too large") from None
+    except (RecursionError, MemoryError):
         raise RegexError("the regex is nested too deeply or too large") from None
     if parsed.state.groups - 1 > MAX_GROUPS:
         raise RegexError(f"the regex has more than {MAX_GROUPS} groups")
