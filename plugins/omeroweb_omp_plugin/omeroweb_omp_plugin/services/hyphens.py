@@ -21,6 +21,8 @@ number that is not a locant (160701-Nup107, 01-HeLa, 31-Ter119+), plate and well
 
 from __future__ import annotations
 
+import re
+
 # Stands in for a kept hyphen while a name is split: a letter (so `\w` and `[^_-]` keep it
 # inside a value in regex mode too) that no filename uses. Names containing it are not
 # protected.
@@ -161,33 +163,16 @@ def keeps(left: str, right: str, after_number: bool) -> bool:
     return kind is _GENE and len(right) <= 5 and right.isalnum()  # PD-L1, HLA-DR, GM-CSF
 
 
-def _tail(piece: str) -> str:
-    """The last word of a piece (the text after its last `_`, `.` or space)."""
-    cut = max(piece.rfind("_"), piece.rfind("."), piece.rfind(" "))
-    return piece[cut + 1:]
-
-
-def _head(piece: str) -> str:
-    cut = len(piece)
-    for sep in ("_", ".", " "):
-        at = piece.find(sep, 0, cut)
-        if at != -1:
-            cut = at
-    return piece[:cut]
+_WORDS = re.compile(r"([-_. ])")  # a single-character class: re splits in linear time
 
 
 def protect(text: str) -> str:
     """`text` with each kept hyphen replaced by KEPT (restore with .replace(KEPT, "-"))."""
     if "-" not in text or KEPT in text:
         return text
-    pieces = text.split("-")
-    out = [pieces[0]]
-    left = _tail(pieces[0])
-    before = ""  # the word before `left` across a hyphen ("" when there is none)
-    for piece in pieces[1:]:
-        whole = piece.isalnum() or _tail(piece) == piece
-        right = piece if whole else _head(piece)
-        out.append(KEPT if keeps(left, right, before.isdigit()) else "-")
-        out.append(piece)
-        before, left = (left, piece) if whole else ("", _tail(piece))
-    return "".join(out)
+    parts = _WORDS.split(text)  # word, delimiter, word, delimiter, ..., word
+    for i in range(1, len(parts), 2):
+        if parts[i] == "-" and keeps(parts[i - 1], parts[i + 1],
+                                     i > 2 and parts[i - 2] == "-" and parts[i - 3].isdigit()):
+            parts[i] = KEPT
+    return "".join(parts)

@@ -169,7 +169,7 @@ class SafePattern:
 
     def values(self, text: str) -> list[str]:
         """The non-empty pieces."""
-        return [p for p in self.pieces(text) if p]
+        return [*filter(None, self.pieces(text))]
 
 
 def compile_pattern(pattern: str) -> SafePattern:
