@@ -74,16 +74,24 @@ def _filenames(conn: Any, body: dict[str, Any], limit: int) -> list[omero_io.Ima
 
 @omp_view("POST", limited=True)
 def preview(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
-    """{dataset_ids, parser} → one row of parsed values per image."""
+    """{dataset_ids, parser} → one row of parsed values per image (at most
+    OMP_PREVIEW_MAX_IMAGES; the answer says when there are more)."""
     body = parse_json_body(request)
     settings = parsing.ParserSettings.from_dict(body.get("parser", {}))
-    refs = _filenames(conn, body, omp_settings().preview_max_images)
+    limit = omp_settings().preview_max_images
+    refs = _filenames(conn, body, limit + 1)
+    more = len(refs) > limit
+    refs = refs[:limit]
     rows = parsing.preview([r.name for r in refs], settings,
                            deadline_seconds=omp_settings().regex_time_limit)
     for ref, row in zip(refs, rows, strict=True):
         row["image_id"], row["writable"] = ref.id, ref.writable
-    return JsonResponse({"rows": rows, "count": len(rows),
-                         "writable": sum(1 for r in refs if r.writable)})
+    payload: dict[str, Any] = {"rows": rows, "count": len(rows),
+                               "writable": sum(1 for r in refs if r.writable)}
+    if more:
+        payload["notice"] = (f"the preview shows the first {limit:,} images; the datasets "
+                             "hold more, and a write job parses them all")
+    return JsonResponse(payload)
 
 
 def _ai_request(conn: Any, body: dict[str, Any]) -> tuple[str, str | None, str | None,

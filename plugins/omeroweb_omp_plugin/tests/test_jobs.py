@@ -23,7 +23,7 @@ def test_write_job_writes_marked_pairs_in_one_batch(lab, run_job):
     job = run_job("omp_write", "alice", dataset_ids=[lab.dataset.id], parser=PARSER)
     assert job.state == "succeeded", job.error
     assert job.result == {"images": 3, "written": 3, "deleted": 0, "not_permitted": 0,
-                          "regex_timeouts": 0, "no_values": 0}
+                          "regex_timeouts": 0, "no_values": 0, "names_too_long": 0}
     assert lab.omero.calls["IUpdate.saveArray"] == 1
     [(ns, pairs)] = map_values(lab.omero, lab.images[2])
     assert ns == omero_io.KV_NAMESPACE

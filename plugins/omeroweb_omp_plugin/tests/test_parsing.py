@@ -1,10 +1,12 @@
+import random
+import threading
 import time
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from omeroweb_omp_plugin.services import parsing, safe_regex
+from omeroweb_omp_plugin.services import hyphens, parsing, safe_regex
 from omeroweb_omp_plugin.services.parsing import ParseError, ParserSettings
 
 WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
@@ -17,7 +19,6 @@ def test_rembi_defaults_and_limits():
         "Specific experimental conditions")
     assert parsing.MAX_VARIABLES == 10 and parsing.MAX_VARIABLE_SETS == 10
     assert parsing.SEPARATORS == ("_", "-", ".", " ", "__")
-    assert len(parsing.HYPHEN_PROTECTION) == 11
 
 
 @pytest.mark.parametrize(("name", "base"), [
@@ -92,12 +93,12 @@ def test_settings_round_trip():
     assert ParserSettings.from_dict(data).as_dict() == data
 
 
-def test_catastrophic_regex_is_stopped_by_the_time_limit():
-    # (a|aa)+$ backtracks exponentially on "aaaa…b"; Python's re would run for ages.
-    pattern = safe_regex.compile_pattern(r"(a|aa)+$", budget=0.2)
+def test_catastrophic_regex_is_stopped_by_the_cpu_time_limit():
+    # (a|aa)+$ backtracks exponentially on "aaaa…b"; without the limit it runs for ages.
+    settings = ParserSettings(mode="regex", regex=r"(a|aa)+$")
     started = time.monotonic()
-    with pytest.raises(safe_regex.RegexError, match="too long"):
-        pattern.split_or_groups("a" * 60 + "b")
+    with pytest.raises(safe_regex.TooSlow, match="CPU time"):
+        parsing.parse_names(["a" * 60 + "b"], settings, 0.2)
     # Generous: the machine may be busy; without the limit this would run for ages.
     assert time.monotonic() - started < 5.0
 
@@ -107,20 +108,48 @@ def test_nested_quantifier_redos_cannot_hang():
     settings = ParserSettings(mode="regex", regex=r"(a+)+$")
     started = time.monotonic()
     try:
-        rows = parsing.preview(["a" * 5000 + "b.tif"], settings, deadline_seconds=0.5)
-        assert rows[0]["values"] in ([], ["a" * 5000 + "b"])
+        rows = parsing.preview(["a" * 900 + "b.tif"], settings, deadline_seconds=0.5)
+        assert rows[0]["values"] in ([], ["a" * 900 + "b"])
     except safe_regex.RegexError as exc:
-        assert "too long" in str(exc)
+        assert "CPU time" in str(exc)
     assert time.monotonic() - started < 5.0
 
 
 def test_one_budget_for_a_whole_batch():
-    pattern = safe_regex.compile_pattern(r"(a|aa)+$", budget=0.3)
+    settings = ParserSettings(mode="regex", regex=r"(a|aa)+$")
     started = time.monotonic()
-    with pytest.raises(safe_regex.RegexError):
-        for _ in range(100):
-            pattern.split_or_groups("a" * 40 + "b")
+    with pytest.raises(safe_regex.TooSlow):
+        parsing.parse_names(["a" * 28 + "b"] * 100, settings, 0.3)
     assert time.monotonic() - started < 5.0  # 100 x 0.3 s without a shared budget
+
+
+def test_the_limit_counts_cpu_time_not_wall_time():
+    # A busy host slows the wall clock, not the CPU time a batch needs: sleeping (no CPU)
+    # inside the limit is not refused, spinning is.
+    with safe_regex.CpuLimit(0.3):
+        time.sleep(0.6)
+    with pytest.raises(safe_regex.TooSlow), safe_regex.CpuLimit(0.3):
+        while True:
+            pass
+
+
+def test_off_the_main_thread_a_regex_runs_in_a_limited_child():
+    results = {}
+
+    def work():
+        try:
+            parsing.parse_names(["a" * 60 + "b"], ParserSettings(mode="regex",
+                                                                 regex=r"(a|aa)+$"), 0.3)
+        except safe_regex.RegexError as exc:
+            results["error"] = str(exc)
+        results["ok"] = parsing.parse_names(
+            ["P1_H2B-GFP_x.tif"], ParserSettings(mode="regex", regex=r"[_-]"), 2)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(30)
+    assert "CPU time" in results["error"]
+    assert results["ok"] == [("P1_H2B-GFP_x", ["P1", "H2B-GFP", "x"])]
 
 
 @pytest.mark.parametrize("mode", ["separators", "regex"])
@@ -160,3 +189,99 @@ def test_any_filename_gives_at_most_ten_unique_keys(name, seps, protect, variabl
 def test_heuristic_suggestion_is_always_a_valid_regex(names):
     pattern = parsing.separators_regex(parsing.suggest_separators(names))
     safe_regex.validate(pattern)
+
+
+# -- hyphen protection: real-looking names and the split they should get ----------------
+
+SPLITS = [
+    ("160701-Nup107-cell-1-t6.tif", ["160701", "Nup107", "cell", "1", "t6"]),
+    ("2017-05-31-Ter119+_CD71-APC_BM.ome.tif", ["2017", "05", "31", "Ter119+", "CD71-APC", "BM"]),
+    ("20170531_HeLa_H2B-GFP_40x_z3_t12.ome.tif",
+     ["20170531", "HeLa", "H2B-GFP", "40x", "z3", "t12"]),
+    ("Plate1-A01-f03-GFP-LC3.tif", ["Plate1", "A01", "f03", "GFP-LC3"]),
+    ("01-HeLa-Lifeact-mCherry_pos-2.czi", ["01", "HeLa", "Lifeact-mCherry", "pos", "2"]),
+    ("1,4-dioxane_2-propanol-10pct_DMSO.tif", ["1,4-dioxane", "2-propanol", "10pct", "DMSO"]),
+    ("anti-GFP_wild-type_T-cell_Z-stack.tif", ["anti-GFP", "wild-type", "T-cell", "Z-stack"]),
+    ("IL-2_PD-L1-Ki-67_c-Myc.tif", ["IL-2", "PD-L1", "Ki-67", "c-Myc"]),
+    ("N-acetylcysteine-5mM_5-HT2A-KO.tif", ["N-acetylcysteine", "5mM", "5-HT2A-KO"]),
+    ("488nm-laser_63x-oil_max-projection.tif", ["488nm-laser", "63x-oil", "max-projection"]),
+    ("p53-KO-alpha-tubulin-E-cadherin.tif", ["p53-KO", "alpha-tubulin", "E-cadherin"]),
+    ("B-03-2-well-7.tif", ["B", "03", "2", "well", "7"]),
+    ("exp12-24h-DMSO-ctrl.tif", ["exp12", "24h", "DMSO", "ctrl"]),
+    ("2019-11-05-1-propanol.tif", ["2019", "11", "05", "1", "propanol"]),
+    ("r02c05f03p01-ch2.tiff", ["r02c05f03p01", "ch2"]),
+    ("MFGTMP-140206180002-A01f00d0.TIF", ["MFGTMP", "140206180002", "A01f00d0"]),
+    ("experiment.lif [Series 3-H2B-GFP-t4]", ["Series 3", "H2B-GFP", "t4"]),
+    ("x-y-z.tif", ["x", "y", "z"]),
+]
+
+
+@pytest.mark.parametrize(("name", "values"), SPLITS)
+def test_real_looking_names_split_as_expected(name, values):
+    settings = ParserSettings(separators=("_", "-"))
+    assert [v for _, v in parsing.pairs_for(name, settings)] == values
+    # The suggested regex carries the same protection.
+    regex = ParserSettings(mode="regex", regex=parsing.separators_regex(["_", "-"]))
+    assert parsing.parse_names([name], regex)[0][1] == values
+
+
+@pytest.mark.parametrize("builder", [
+    lambda n: "1," * n + "x.tif", lambda n: "a-" * n, lambda n: "1-" * n, lambda n: "-" * n,
+    lambda n: "Ab1_" * n + "-x", lambda n: "anti-" * n, lambda n: "IL-2_" * n,
+    lambda n: "x" * (4 * n) + "-y",
+])
+def test_hyphen_protection_is_linear(builder):
+    # Relative costs only: four times the text may cost at most about four times the time.
+    def cost(n):
+        text = builder(n)
+        best = float("inf")
+        for _ in range(3):
+            started = time.process_time()
+            hyphens.protect(text)
+            best = min(best, time.process_time() - started)
+        return best
+
+    small, large = cost(4_000), cost(16_000)
+    assert large < 8 * max(small, 1e-4), (small, large)
+
+
+def test_names_are_cleaned_before_splitting():
+    settings = ParserSettings(separators=("_",))
+    assert parsing.split_values("P1\u2060_Hela\u200b_\u00ad3B ", settings) == ["P1", "Hela", "3B"]
+    assert parsing.pairs_for("\ufeffA01_ 3B _c1\u00a0.tif", settings) == [
+        ("Project number", "A01"), ("Sample type", "3B"), ("Substrate", "c1")]
+    assert parsing.filename_base("a\tb\x00c.tif") == "a bc"
+
+
+def test_length_and_count_limits():
+    settings = ParserSettings()
+    long_name = "a_" * parsing.MAX_FILENAME_LENGTH
+    [row] = parsing.preview([long_name], settings)
+    assert row["values"] == [] and "longer than 1,000 characters" in row["error"]
+    assert parsing.pairs_for(long_name, settings) == []
+    with pytest.raises(ParseError, match="at most 100,000 names"):
+        parsing.parse_names(["a"] * (parsing.MAX_BATCH + 1), settings)
+
+
+SEPARATOR_SETS = [("_",), ("-",), ("_", "-"), ("_", "-", "."), ("__",), ("__", "-"),
+                  ("_", " "), ("_", "-", ".", " ", "__")]
+
+
+def _generated_name(rng):
+    words = ["H2B-GFP", "T-cell", "2017-05-31", "Nup107", "IL-2", "cell-1", "A01", "1,4-dioxane",
+             "anti-GFP", "x", "3B ", " pos 2", "Z-stack", "01", "wild-type", "p-ERK", "a.b"]
+    seps = ["_", "-", ".", " ", "__", "_-", "--"]
+    parts = [rng.choice(words) for _ in range(rng.randint(1, 7))]
+    return "".join(p + rng.choice(seps) for p in parts[:-1]) + parts[-1] + rng.choice(
+        [".tif", ".ome.tif", ""])
+
+
+@pytest.mark.parametrize("separators", SEPARATOR_SETS)
+@pytest.mark.parametrize("protect", [True, False])
+def test_separators_mode_and_suggested_regex_agree(separators, protect):
+    rng = random.Random(f"{separators}{protect}")  # a reproducible corpus
+    names = [_generated_name(rng) for _ in range(2_000)]
+    by_separators = ParserSettings(separators=separators, protect_hyphens=protect)
+    by_regex = ParserSettings(mode="regex", regex=parsing.separators_regex(separators),
+                              protect_hyphens=protect)
+    assert parsing.parse_names(names, by_separators) == parsing.parse_names(names, by_regex)

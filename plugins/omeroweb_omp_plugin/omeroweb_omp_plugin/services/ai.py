@@ -208,17 +208,18 @@ def clean_regex_answer(text: str) -> str:
 
 
 def is_reasonable(pattern: str, names: Sequence[str]) -> bool:
-    """Validates, is not over-generic, and splits most names into 2..MAX_VARIABLES values."""
+    """Passes the regex checks, is not over-generic, and splits most names into at least
+    two values (checked like a preview: one CPU-time limit for all names)."""
     if pattern in _OVER_GENERIC:
         return False
     try:
-        compiled = safe_regex.compile_pattern(pattern)
-        bases = [parsing.filename_base(n) for n in names[:MAX_FILENAMES]]
-        good = sum(1 for b in bases
-                   if 2 <= len(compiled.split_or_groups(b)) <= parsing.MAX_VARIABLES)
-    except safe_regex.RegexError:
+        safe_regex.analyse(pattern)
+        parsed = parsing.parse_names(list(names[:MAX_FILENAMES]),
+                                     parsing.ParserSettings(mode="regex", regex=pattern))
+    except (safe_regex.RegexError, parsing.ParseError):
         return False
-    return bool(bases) and good * 2 >= len(bases)
+    good = sum(1 for row in parsed if row is not None and len(row[1]) >= 2)
+    return bool(parsed) and good * 2 >= len(parsed)
 
 
 def heuristic_regex(names: Sequence[str]) -> str:

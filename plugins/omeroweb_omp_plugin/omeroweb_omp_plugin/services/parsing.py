@@ -1,16 +1,31 @@
-"""Filename → values: separators or a regex, hyphen protection, key names.
+"""Filename → values: cleaning, separators or a regex, hyphen protection, key names.
 
 Plain functions, no OMERO and no Django, so the preview (request) and the write job (worker)
-parse identically. User and AI regexes go through `safe_regex` (validated, time-limited).
+parse identically. Every batch runs under one CPU-time limit (`safe_regex.CpuLimit`); user
+and AI regexes are checked by `safe_regex` before they are compiled.
+
+Before splitting, a name is cleaned: invisible and control characters (U+2060 word joiner,
+zero-width spaces, soft hyphens, byte-order marks ...) are removed, other white space becomes
+a plain space, and the ends are stripped; each value is stripped again after splitting.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import gc
+import json
+import logging
 import re
-from collections.abc import Iterable, Sequence
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from . import safe_regex
+from . import hyphens, safe_regex
+
+log = logging.getLogger(__name__)
 
 # REMBI-style default variable names (the original's defaults).
 DEFAULT_VARIABLES = (
@@ -23,27 +38,13 @@ DEFAULT_VARIABLES = (
 )
 MAX_VARIABLES = 10
 MAX_VARIABLE_SETS = 10
-MAX_NAME_LENGTH = 128
+MAX_NAME_LENGTH = 128  # of a variable name
+MAX_FILENAME_LENGTH = 1000  # characters of an image name that is parsed
+MAX_BATCH = 100_000  # names parsed in one call (OMP_PREVIEW_MAX_IMAGES allows at most this)
 SEPARATORS = ("_", "-", ".", " ", "__")
 MODES = ("separators", "regex")
-
-# Hyphens inside these scientific terms are part of the value, never a separator.
-# "\b" would not do: "_" is a word character, and it is the commonest separator.
-_B, _E = r"(?<![A-Za-z0-9])", r"(?![A-Za-z0-9])"
-HYPHEN_PROTECTION = tuple(re.compile(p.replace("<", _B).replace(">", _E), re.I) for p in (
-    r"<\d+(?:,\d+)*-[a-z]{3,}[a-z0-9]*",          # 2-propanol, 1,4-dioxane
-    r"<(?:n|o|s|tert|sec|iso|cis|trans)-[a-z]{3,}[a-z0-9]*",  # N-acetyl..., tert-butanol
-    r"<z-?(?:stack|series|projection|plane)s?>",   # Z-stack, z-projection
-    r"<\d+(?:\.\d+)?nm-(?:laser|line|excitation|emission)>",  # 488nm-laser
-    r"<[tb]-(?:cells?|lymphocytes?)>",       # T-cell, B-cells
-    r"<p-values?>",                          # p-value
-    r"<(?:alpha|beta|gamma|delta|kappa)-[a-z0-9]+",   # alpha-tubulin, beta-actin
-    r"<(?:anti|non|pre|post|co|re|sub|multi|wild)-[a-z0-9]+",  # anti-GFP, wild-type
-    r"<[a-z]{1,4}\d*-(?:ko|kd|oe|wt)>",      # Rab5-KO, p53-wt
-    r"<h2b-[a-z0-9]+|<[a-z0-9]+-(?:gfp|rfp|yfp|cfp|mcherry|egfp|tdtomato)>",  # H2B-GFP
-    r"<(?:x|y|z|t)-(?:axis|position|shift)>",  # x-axis, z-position
-))
-_GUARD = "\u2060"  # word joiner: invisible, never in a filename separator set
+_CHECK_EVERY = 256  # names between CPU-time checks when no timer is armed
+_CHILD_MEMORY = 1 << 30  # address space of the child that parses off the main thread
 
 
 class ParseError(ValueError):
@@ -76,7 +77,7 @@ class ParserSettings:
             raise ParseError("regex must be a string")
         if mode == "regex":
             try:
-                safe_regex.validate(pattern)
+                safe_regex.analyse(pattern)
             except safe_regex.RegexError as exc:
                 raise ParseError(str(exc)) from None
         protect = data.get("protect_hyphens", True)
@@ -102,48 +103,125 @@ def validate_variables(names: object) -> tuple[str, ...]:
     return tuple(cleaned)
 
 
+def _clean_slow(text: str) -> str:
+    return "".join(ch if ch.isprintable() else " " if ch.isspace() else "" for ch in text)
+
+
+def clean(text: str) -> str:
+    """Invisible and control characters removed, other white space a plain space, stripped."""
+    if not text.isprintable():  # C-speed test: names are almost always printable
+        text = _clean_slow(text)
+    return text.strip()
+
+
 def filename_base(name: str) -> str:
-    """What gets parsed: the text inside [...] (series of a multi-image file), otherwise the
-    last path component without its extension."""
-    bracket = re.search(r"\[([^\[\]]+)\]\s*$", name)
-    if bracket:
-        return bracket.group(1).strip()
-    last = re.split(r"[\\/]", name.strip())[-1]
-    stem, dot, ext = last.rpartition(".")
+    """What gets parsed (cleaned): the text inside a trailing [...] (the series of a
+    multi-image file), otherwise the last path component without its extension."""
+    if not name.isprintable():
+        name = _clean_slow(name)
+    name = name.strip()
+    if name[-1:] == "]":
+        start = name.rfind("[")
+        inner = name[start + 1:-1].strip()
+        if start != -1 and inner and "]" not in inner:
+            return inner
+    if "/" in name:
+        name = name.rpartition("/")[2]
+    if "\\" in name:
+        name = name.rpartition("\\")[2]
+    stem, dot, ext = name.rpartition(".")
     # Only a short alphanumeric suffix is an extension ("a.b.c" keeps its inner dots).
-    if dot and stem and re.fullmatch(r"[A-Za-z0-9]{1,5}", ext):
-        last = stem
-        if last.lower().endswith(".ome"):
-            last = last[:-4]
+    if dot and stem and len(ext) <= 5 and ext.isalnum() and ext.isascii():
+        if stem[-1:] in "eE" and stem[-4:].lower() == ".ome":
+            stem = stem[:-4]
+        return stem.strip() if stem[-1:] == " " else stem
+    return name
+
+
+@functools.lru_cache(maxsize=64)
+def _splitter(separators: tuple[str, ...]):
+    """A function base → pieces for these separators: longest first, so "__" wins over "_";
+    runs of separators give empty pieces, which are dropped later."""
+    ordered = sorted(separators, key=len, reverse=True)
+    if len(ordered) == 1:
+        sep = ordered[0]
+        return lambda base: base.split(sep)
+
+    def split(base: str) -> list[str]:
+        for sep in ordered:  # clean() removed control characters, so NUL is free
+            base = base.replace(sep, "\x00")
+        return base.split("\x00")
+
+    return split
+
+
+def _finish(pieces: list[str], spaced: bool, kept: bool) -> list[str]:
+    """Pieces → values: stripped (when the base has spaces), empties dropped, kept
+    hyphens restored, at most MAX_VARIABLES."""
+    values = [*filter(None, (p.strip() for p in pieces) if spaced else pieces)]
+    if kept:
+        values = [v.replace(hyphens.KEPT, "-") for v in values]
+    return values if len(values) <= MAX_VARIABLES else values[:MAX_VARIABLES]
+
+
+_last: tuple = (None, None, None, None)  # settings, pattern, values function, keys table
+
+
+def _prepared(settings: ParserSettings, pattern: safe_regex.SafePattern | None) -> tuple:
+    """(settings, pattern, values function, keys by count); the last one is reused, so a
+    loop of pairs_for calls prepares once."""
+    global _last
+    last = _last
+    if last[0] is settings and last[1] is pattern:
+        return last
+    compiled = None
+    if settings.mode == "regex":
+        compiled = pattern or safe_regex.compile_pattern(settings.regex)
+    last = (settings, pattern, _make_values_fn(settings, compiled),
+            [_keys(settings.variables, n) for n in range(MAX_VARIABLES + 1)])
+    _last = last
     return last
 
 
-def _protect(text: str) -> str:
-    for pattern in HYPHEN_PROTECTION:
-        text = pattern.sub(lambda m: m.group(0).replace("-", _GUARD), text)
-    return text
+def _values_fn(settings: ParserSettings, pattern: safe_regex.SafePattern | None):
+    return _prepared(settings, pattern)[2]
 
 
-def split_by_separators(base: str, separators: Sequence[str], protect_hyphens: bool = True
-                        ) -> list[str]:
-    if protect_hyphens and "-" in separators and _GUARD not in base:
-        base = _protect(base)
-    # Longest first, so "__" wins over "_".
-    pattern = "|".join(re.escape(s) for s in sorted(separators, key=len, reverse=True))
-    parts = re.split(f"(?:{pattern})+", base)
-    return [p.replace(_GUARD, "-") for p in parts if p != ""]
+def _make_values_fn(settings: ParserSettings, pattern: safe_regex.SafePattern | None):
+    regex = settings.mode == "regex"
+    protect = settings.protect_hyphens and (regex or "-" in settings.separators)
+    split = pattern.pieces if pattern is not None else _splitter(settings.separators)
+    # A value can start or end with a space only if the space is not a separator.
+    spaces = regex or " " not in settings.separators
+    keep, kept_char, finish, most = hyphens.protect, hyphens.KEPT, _finish, MAX_VARIABLES
+
+    def values(base: str) -> list[str]:
+        if protect and "-" in base:
+            kept = keep(base)
+            return finish(split(kept), spaces and " " in base,
+                          kept_char in kept and kept_char not in base)
+        if spaces and " " in base:
+            return finish(split(base), True, False)
+        out = [*filter(None, split(base))]
+        return out if len(out) <= most else out[:most]
+
+    if not protect and not spaces:  # the common separators case, without the tests above
+        def values(base: str) -> list[str]:
+            out = [*filter(None, split(base))]
+            return out if len(out) <= most else out[:most]
+
+    return values
 
 
 def split_values(base: str, settings: ParserSettings,
                  compiled: safe_regex.SafePattern | None = None) -> list[str]:
-    if settings.mode == "regex":
-        compiled = compiled or safe_regex.compile_pattern(settings.regex)
-        return compiled.split_or_groups(base)
-    return split_by_separators(base, settings.separators, settings.protect_hyphens)
+    """The values of one base (no time limit: use parse_names for batches)."""
+    return _values_fn(settings, compiled)(clean(base))
 
 
-def key_names(variables: Sequence[str], count: int) -> list[str]:
-    """One key per value: the variable's name or VarN, made unique with _2, _3 ..."""
+@functools.lru_cache(maxsize=256)
+def _keys(variables: tuple[str, ...], count: int) -> list[str]:
+    """Shared by every row with this count: callers never change it."""
     keys: list[str] = []
     seen: dict[str, int] = {}
     for i in range(count):
@@ -153,35 +231,143 @@ def key_names(variables: Sequence[str], count: int) -> list[str]:
     return keys
 
 
+def key_names(variables: Sequence[str], count: int) -> list[str]:
+    """One key per value: the variable's name or VarN, made unique with _2, _3 ..."""
+    return list(_keys(tuple(variables), count))
+
+
 def pairs_for(name: str, settings: ParserSettings,
               compiled: safe_regex.SafePattern | None = None) -> list[tuple[str, str]]:
-    values = split_values(filename_base(name), settings, compiled)[:MAX_VARIABLES]
-    return list(zip(key_names(settings.variables, len(values)), values, strict=True))
+    """One name's key/value pairs (no time limit: use parse_names for batches)."""
+    if len(name) > MAX_FILENAME_LENGTH:
+        return []
+    last = _last
+    if last[0] is not settings or last[1] is not compiled:
+        last = _prepared(settings, compiled)
+    values = last[2](filename_base(name))
+    return list(zip(last[3][len(values)], values, strict=True))
+
+
+def too_long_message() -> str:
+    return (f"the name is longer than {MAX_FILENAME_LENGTH:,} characters and was not parsed")
+
+
+def parse_names(names: Sequence[str], settings: ParserSettings,
+                budget_seconds: float | None = None) -> list[tuple[str, list[str]] | None]:
+    """(base, values) per name, None for a name longer than MAX_FILENAME_LENGTH. The whole
+    batch, compiling the regex included, gets `budget_seconds` of CPU time (TooSlow after).
+    Off the main thread a regex cannot be interrupted, so regex mode then runs in a child
+    process with the same CPU limit."""
+    if len(names) > MAX_BATCH:
+        raise ParseError(f"at most {MAX_BATCH:,} names are parsed at once; "
+                         f"choose fewer datasets")
+    with safe_regex.CpuLimit(budget_seconds) as limit, _no_gc():
+        if not limit.armed and settings.mode == "regex":
+            return _parse_in_child(names, settings, limit.seconds)
+        try:
+            pattern = (safe_regex.compile_pattern(settings.regex)
+                       if settings.mode == "regex" else None)
+            values = _values_fn(settings, pattern)
+            base_of = filename_base
+            if limit.armed and max(map(len, names), default=0) <= MAX_FILENAME_LENGTH:
+                return [(base, values(base)) for base in map(base_of, names)]
+            out: list[tuple[str, list[str]] | None] = []
+            append = out.append
+            for i, name in enumerate(names):
+                if len(name) > MAX_FILENAME_LENGTH:
+                    append(None)
+                    continue
+                base = base_of(name)
+                append((base, values(base)))
+                if not limit.armed and not i % _CHECK_EVERY:
+                    limit.check()
+            return out
+        except MemoryError:
+            raise safe_regex.RegexError("parsing needed too much memory; simplify the regex"
+                                        ) from None
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused while a batch builds its (acyclic) results: with
+    100,000 rows its repeated full passes cost more than the parsing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def preview(names: Iterable[str], settings: ParserSettings,
             deadline_seconds: float | None = None) -> list[dict]:
-    """Rows {name, base, values, keys} for the page. The regex (if any) is compiled once and
-    the whole batch shares one time budget."""
-    compiled = (safe_regex.compile_pattern(settings.regex, deadline_seconds)
-                if settings.mode == "regex" else None)
-    rows = []
-    for name in names:
-        base = filename_base(name)
-        values = split_values(base, settings, compiled)[:MAX_VARIABLES]
-        rows.append({"name": name, "base": base, "values": values,
-                     "keys": key_names(settings.variables, len(values))})
-    return rows
+    """Rows {name, base, values, keys} for the page ({name, error} for a name too long)."""
+    names = list(names)
+    table = [_keys(settings.variables, n) for n in range(MAX_VARIABLES + 1)]
+    too_long = too_long_message()
+    parsed_rows = parse_names(names, settings, deadline_seconds)
+    with _no_gc():
+        return [{"name": name, "base": "", "values": [], "keys": [], "error": too_long}
+                if parsed is None else
+                {"name": name, "base": parsed[0], "values": parsed[1],
+                 "keys": table[len(parsed[1])]}
+                for name, parsed in zip(names, parsed_rows, strict=True)]
+
+
+def _parse_in_child(names: Sequence[str], settings: ParserSettings, seconds: float
+                    ) -> list[tuple[str, list[str]] | None]:
+    """parse_names in a child process (main thread there, so the CPU timer is armed), with
+    its address space bounded; a child that dies or hangs is a TooSlow, never a hang here."""
+    request = json.dumps({"names": list(names), "settings": settings.as_dict(),
+                          "seconds": seconds})
+    # -I: no environment, no current directory on the path; the package's own location is.
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parents[2])!r}); "
+            f"from {__name__} import _child_main; _child_main()")
+    try:
+        done = subprocess.run([sys.executable, "-I", "-c", code], input=request,
+                              capture_output=True, text=True, timeout=30 + 5 * seconds,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        raise safe_regex.TooSlow(f"parsing took more than {seconds:g} s of CPU time and "
+                                 "was stopped; simplify the regex") from None
+    try:
+        answer = json.loads(done.stdout)
+    except ValueError:
+        log.warning("OMP parser child exited with %s: %s", done.returncode, done.stderr[-2000:])
+        answer = {"error": "parsing stopped: the regex needed too much memory or time"}
+    if "error" in answer:
+        error = safe_regex.TooSlow if answer.get("slow") else safe_regex.RegexError
+        raise error(answer["error"])
+    return [tuple(row) if row is not None else None for row in answer["rows"]]
+
+
+def _child_main() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (_CHILD_MEMORY, _CHILD_MEMORY))
+    request = json.load(sys.stdin)
+    try:
+        rows = parse_names(request["names"], ParserSettings(
+            **{**request["settings"], "separators": tuple(request["settings"]["separators"]),
+               "variables": tuple(request["settings"]["variables"])}), request["seconds"])
+        answer: dict = {"rows": rows}
+    except (safe_regex.RegexError, ParseError) as exc:
+        answer = {"error": str(exc), "slow": isinstance(exc, safe_regex.TooSlow)}
+    except MemoryError:
+        answer = {"error": "parsing needed too much memory; simplify the regex"}
+    json.dump(answer, sys.stdout)
 
 
 def suggest_separators(names: Sequence[str]) -> list[str]:
-    """The separators that occur in most filename bases (the local heuristic's input)."""
-    bases = [filename_base(n) for n in names if n]
+    """The separators that occur in most filename bases (the local heuristic's input); a
+    hyphen counts only where protection would not keep it."""
+    bases = [filename_base(n) for n in names if n and len(n) <= MAX_FILENAME_LENGTH]
     if not bases:
         return ["_"]
     found = []
     for sep in ("__", "_", "-", ".", " "):
-        hits = sum(1 for b in bases if sep in (_protect(b) if sep == "-" else b))
+        hits = sum(1 for b in bases if sep in (hyphens.protect(b) if sep == "-" else b))
         if hits * 2 >= len(bases) and not (sep == "_" and "__" in found
                                            and all("_" not in b.replace("__", "")
                                                    for b in bases)):
@@ -190,9 +376,12 @@ def suggest_separators(names: Sequence[str]) -> list[str]:
 
 
 def separators_regex(separators: Sequence[str]) -> str:
-    """A split regex equivalent to these separators (what the heuristic suggests)."""
+    """The regex-mode equivalent of these separators (what the heuristic suggests). Hyphen
+    protection is applied to the name before any regex, so with the same "protect" setting
+    this regex and separators mode give the same values."""
     chars = sorted({s for s in separators if len(s) == 1})
     parts = [re.escape(s) for s in separators if len(s) > 1]
     if chars:
         parts.append("[" + "".join(re.escape(c) for c in chars) + "]")
     return "(?:" + "|".join(parts) + ")+"
+

@@ -63,17 +63,19 @@ def run(conn: Any, ctx: Context, action: str) -> dict[str, Any]:
 def _write(conn: Any, batch: Sequence[omero_io.ImageRef], params: dict[str, Any],
            settings: Any) -> dict[str, int]:
     parser = parsing.ParserSettings.from_dict(params["parser"])
-    compiled = (safe_regex.compile_pattern(parser.regex, settings.regex_time_limit)
-                if parser.mode == "regex" else None)
     writable = [r for r in batch if r.writable]
     rows = []
-    failed = no_values = 0
-    for ref in writable:
-        try:
-            pairs = parsing.pairs_for(ref.name, parser, compiled)
-        except safe_regex.RegexError:
-            failed += 1
+    failed = no_values = too_long = 0
+    try:  # one CPU-time limit for the batch, as for a preview
+        parsed = parsing.parse_names([r.name for r in writable], parser,
+                                     settings.regex_time_limit)
+    except safe_regex.RegexError:
+        parsed, failed = [], len(writable)
+    for ref, row in zip(writable, parsed, strict=False):  # nothing when the limit was hit
+        if row is None:
+            too_long += 1
             continue
+        pairs = list(zip(parsing.key_names(parser.variables, len(row[1])), row[1], strict=True))
         if pairs:
             rows.append((ref, ownership.with_mark(pairs, settings.hash_secret)))
         else:
@@ -82,7 +84,7 @@ def _write(conn: Any, batch: Sequence[omero_io.ImageRef], params: dict[str, Any]
                                       settings.hash_secret)
     written = omero_io.save_map_annotations(conn, rows)
     return {"written": written, "deleted": deleted, "not_permitted": len(batch) - len(writable),
-            "regex_timeouts": failed, "no_values": no_values}
+            "regex_timeouts": failed, "no_values": no_values, "names_too_long": too_long}
 
 
 def _replace_existing(conn: Any, rows: list, mode: str, secret: str) -> tuple[int, list]:

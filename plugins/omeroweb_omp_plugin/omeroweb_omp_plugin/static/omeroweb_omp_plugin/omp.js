@@ -131,6 +131,12 @@ function renderRows(rows) {
     const tr = body.insertRow();
     if (row.writable === false) tr.className = "readonly";
     tr.insertCell().textContent = row.name;
+    if (row.error) {  // a name too long to parse: the reason spans the value columns
+      const cell = tr.insertCell();
+      cell.colSpan = width;
+      cell.textContent = row.error;
+      continue;
+    }
     for (let i = 0; i < width; i += 1) tr.insertCell().textContent = row.values[i] || "";
   }
   $("preview").replaceChildren(table);
@@ -139,7 +145,8 @@ function renderRows(rows) {
 async function preview() {
   const result = await postJson(urls.preview, { dataset_ids: datasetIds(), parser: parserSettings() });
   renderRows(result.rows);
-  say(`${result.count} image(s), ${result.writable} you may annotate.`);
+  say(`${result.count} image(s), ${result.writable} you may annotate.`
+    + (result.notice ? ` Note: ${result.notice}.` : ""));
 }
 
 async function aiSuggest() {
