@@ -39,6 +39,15 @@ SETTINGS = SettingsGroup(
                 "gzip level of the writer's pixel data; 0 writes it uncompressed (fastest, "
                 "largest files).",
                 default=1, parser=parse_int, minimum=0, maximum=9, attr="compression"),
+        Setting("OMERO_IMS_EXPORT_WORKERS", _var("OMERO_IMS_EXPORT_WORKERS"),
+                "Threads of one export that downsample and compress the writer's chunks (one "
+                "more thread reads from OMERO, the job's own thread writes). The Celery worker "
+                "shares the host with OMERO.web: keep it below the host's cores.",
+                default=2, parser=parse_int, minimum=1, maximum=32, attr="export_workers"),
+        Setting("OMERO_IMS_EXPORT_QUEUE_DEPTH", _var("OMERO_IMS_EXPORT_QUEUE_DEPTH"),
+                "Blocks of tiles (8 planes of 256 x 256 pixels each) an export reads ahead of "
+                "its workers; with the workers' blocks this bounds the pixels it holds in memory.",
+                default=4, parser=parse_int, minimum=0, maximum=64, attr="export_queue_depth"),
         Setting("OMERO_IMS_EXPORT_TIMEOUT", _var("OMERO_IMS_EXPORT_TIMEOUT"),
                 "Synchronous mode: seconds a request waits for its export before answering 504.",
                 default=3600, parser=parse_int, minimum=1, maximum=86400, attr="export_timeout"),
