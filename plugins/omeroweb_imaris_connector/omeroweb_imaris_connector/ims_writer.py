@@ -3,10 +3,10 @@ ImarisWriter use (see docs/plugins/imaris-connector.md, "File layout").
 
 Pixels come in tile by tile from a `read_tiles` callable (OMERO's `PixelsWrapper.getTiles`), one
 (chunk depth x tile) block per level-0 chunk, in an order that completes each coarser chunk
-from finer chunks still in memory. Worker threads downsample and compress the chunks (ISA-L
-or zlib deflate streams, which HDF5's deflate filter reads), the calling thread writes them with HDF5's direct chunk write:
-the file is an ordinary gzip-filtered HDF5 file, and memory stays at a few chunks per worker
-whatever the image size.
+from finer chunks still in memory. Worker threads downsample and compress the chunks (ISA-L or
+zlib deflate streams, which HDF5's deflate filter reads); the calling thread writes them with
+HDF5's direct chunk write. The file is an ordinary gzip-filtered HDF5 file, and memory stays
+at a few chunks per worker whatever the image size.
 """
 
 from __future__ import annotations
@@ -215,7 +215,10 @@ def _measure(block: np.ndarray, exact: bool) -> _BlockStats:
         return _BlockStats()
     if exact:  # min and max come from the counts: one pass over the data
         size = int(np.iinfo(block.dtype).max) + 1
-        return _BlockStats(counts=np.bincount(block.ravel(), minlength=size).astype(np.uint64))
+        counts = np.zeros(size, dtype=np.int64)
+        for plane in block:  # bincount copies its input as int64: a plane at a time
+            counts += np.bincount(plane.ravel(), minlength=size)
+        return _BlockStats(counts=counts.astype(np.uint64))
     values, bad = _finite(block)
     if values.size == 0:
         return _BlockStats(non_finite=bad)
@@ -238,7 +241,8 @@ def _blocks_of(dataset: h5py.Dataset, shape: tuple[int, int, int],
                 yield dataset[z0:z0 + chunks[0], y0:y0 + chunks[1], x0:x0 + chunks[2]]
 
 
-def _encode(block: np.ndarray, chunks: tuple[int, int, int], level: int | None) -> bytes:
+def _encode(block: np.ndarray, chunks: tuple[int, int, int], level: int | None
+            ) -> bytes | memoryview:
     """The chunk as HDF5 stores it: padded to the full chunk shape (edge chunks), then a zlib
     stream, which HDF5's deflate filter inflates. Levels 1-3 use ISA-L's deflate (3-4 times
     faster than zlib at a similar size), 4-9 zlib's (the bytes HDF5's own filter writes)."""
@@ -248,7 +252,7 @@ def _encode(block: np.ndarray, chunks: tuple[int, int, int], level: int | None) 
         block = padded
     raw = memoryview(np.ascontiguousarray(block)).cast("B")
     if level is None:
-        return bytes(raw)
+        return raw
     if level <= isal_zlib.ISAL_BEST_COMPRESSION:
         return isal_zlib.compress(raw, level)
     return zlib.compress(raw, level)
@@ -272,7 +276,7 @@ class _Node:
 @dataclass
 class _Done:
     node: _Node
-    data: bytes
+    data: bytes | memoryview
     stats: _BlockStats
     thumbnail: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # rows, cols, sampled MIP
 
@@ -288,9 +292,9 @@ class _Inline:
 
 
 class _Pipeline:
-    """Read level-0 blocks in one thread, downsample, measure and compress chunks in a pool of
-    workers (zlib and numpy release the GIL), write the compressed chunks in the calling thread
-    (h5py is not thread-safe) with HDF5's direct chunk write.
+    """Read level-0 blocks in one thread; downsample, measure and compress chunks in a pool of
+    workers (ISA-L, zlib and numpy release the GIL); write the compressed chunks in the calling
+    thread (h5py is not thread-safe) with HDF5's direct chunk write.
 
     Level-0 blocks are read in depth-first pyramid order, so each coarser chunk is complete
     after its 4 (or 8) finer chunks and is built from them in memory. At most
@@ -384,7 +388,7 @@ class _Pipeline:
                                        f"c={node.c}, t={node.t}")
                 self.tiles_read += count
                 self.pool.submit(self.process, node, block)
-        except BaseException as error:  # noqa: BLE001 - handed to the writing thread
+        except BaseException as error:  # handed to the writing thread
             self.results.put(error)
 
     def process(self, node: _Node, block: np.ndarray) -> None:
@@ -417,7 +421,7 @@ class _Pipeline:
                     self.pool.submit(self.process, parent, buffer)
             data = _encode(block, self.chunks[level], self.options.compression)
             self.results.put(_Done(node, data, stats, thumbnail))
-        except BaseException as error:  # noqa: BLE001 - handed to the writing thread
+        except BaseException as error:  # handed to the writing thread
             self.results.put(error)
 
     def _thumbnail_sample(self, node: _Node, block: np.ndarray
