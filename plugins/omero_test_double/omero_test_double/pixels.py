@@ -41,15 +41,18 @@ def make_pixels(size: tuple[int, int, int, int, int], pixel_type: str,
     }
 
 
-def plane_array(pixels: Record, z: int, c: int, t: int) -> np.ndarray:
-    """The (y, x) plane; without stored planes a deterministic ramp that differs per z, c, t."""
+def plane_array(pixels: Record, z: int, c: int, t: int,
+                window: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """The (y, x) plane, or its (x, y, w, h) window; without stored planes a deterministic ramp
+    that differs per z, c, t (only the window is computed: large images stream in tiles)."""
     size_x, size_y, size_z, size_c, size_t = pixels.data["size"]
     if not (0 <= z < size_z and 0 <= c < size_c and 0 <= t < size_t):
         raise api_usage(f"plane z={z} c={c} t={t} outside {size_z}x{size_c}x{size_t}")
+    x, y, w, h = window or (0, 0, size_x, size_y)
     dtype = NUMPY_TYPES[pixels.data["pixel_type"]]
     if pixels.data["planes"] is not None:
-        return pixels.data["planes"][t, c, z]
-    ramp = (np.arange(size_x)[None, :] + 3 * np.arange(size_y)[:, None]
+        return pixels.data["planes"][t, c, z][y:y + h, x:x + w]
+    ramp = (np.arange(x, x + w)[None, :] + 3 * np.arange(y, y + h)[:, None]
             + 101 * z + 211 * c + 307 * t)
     if np.issubdtype(dtype, np.integer):
         ramp = ramp % (int(np.iinfo(dtype).max) + 1)
@@ -98,7 +101,7 @@ class FakeRawPixelsStore:
         size_x, size_y = pixels.data["size"][:2]
         if x < 0 or y < 0 or w <= 0 or h <= 0 or x + w > size_x or y + h > size_y:
             raise api_usage(f"tile {(x, y, w, h)} outside {size_x}x{size_y}")
-        tile = plane_array(pixels, z, c, t)[y:y + h, x:x + w]
+        tile = plane_array(pixels, z, c, t, (x, y, w, h))
         return tile.astype(tile.dtype.newbyteorder(">")).tobytes()
 
     @counted("RawPixelsStore.getPlaneSize")

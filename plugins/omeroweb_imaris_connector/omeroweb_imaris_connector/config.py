@@ -37,8 +37,18 @@ SETTINGS = SettingsGroup(
                 attr="export_dir"),
         Setting("OMERO_IMS_COMPRESSION", _var("OMERO_IMS_COMPRESSION"),
                 "gzip level of the writer's pixel data; 0 writes it uncompressed (fastest, "
-                "largest files).",
+                "largest files). Levels 1-3 are compressed with ISA-L's deflate, 4-9 with "
+                "zlib's (several times slower for slightly smaller files).",
                 default=1, parser=parse_int, minimum=0, maximum=9, attr="compression"),
+        Setting("OMERO_IMS_EXPORT_WORKERS", _var("OMERO_IMS_EXPORT_WORKERS"),
+                "Threads of one export that downsample and compress the writer's chunks (one "
+                "more thread reads from OMERO, the job's own thread writes). The Celery worker "
+                "shares the host with OMERO.web: keep it at most the host's cores.",
+                default=2, parser=parse_int, minimum=1, maximum=32, attr="export_workers"),
+        Setting("OMERO_IMS_EXPORT_QUEUE_DEPTH", _var("OMERO_IMS_EXPORT_QUEUE_DEPTH"),
+                "Blocks of tiles (8 planes of 256 x 256 pixels each) an export reads ahead of "
+                "its workers; with the workers' blocks this bounds the pixels it holds in memory.",
+                default=4, parser=parse_int, minimum=0, maximum=64, attr="export_queue_depth"),
         Setting("OMERO_IMS_EXPORT_TIMEOUT", _var("OMERO_IMS_EXPORT_TIMEOUT"),
                 "Synchronous mode: seconds a request waits for its export before answering 504.",
                 default=3600, parser=parse_int, minimum=1, maximum=86400, attr="export_timeout"),

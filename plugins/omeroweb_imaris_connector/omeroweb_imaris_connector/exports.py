@@ -16,7 +16,7 @@ from omero_plugin_common.jobs import JobContext
 from omero_plugin_common.omero_session import acting_for, service_session
 
 from .config import imaris_settings
-from .ims_writer import WriteOptions, write_ims
+from .ims_writer import ImageSpec, WriteOptions, write_ims
 from .omero_source import image_spec, tile_reader
 from .script_backend import run_export_script
 
@@ -88,15 +88,26 @@ def run(ctx: JobContext) -> dict[str, Any]:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".part")
         ctx.log("writing")
-        options = WriteOptions(compression=settings.compression or None)
-        report = write_ims(partial, image_spec(image), tile_reader(image), options,
+        options = WriteOptions(compression=settings.compression or None,
+                               workers=settings.export_workers,
+                               queue_depth=settings.export_queue_depth)
+        spec = image_spec(image)
+        report = write_ims(partial, spec, tile_reader(image), options,
                            progress=lambda done, total: ctx.progress(done, total))
         os.replace(partial, path)
+        for channel, count in report.non_finite.items():
+            ctx.log(f"channel {channel_label(spec, channel)}: {count} NaN or infinite "
+                    "values left out of the histograms and display range")
         ctx.log("attaching")
         attached = ctx.step("attach", lambda tx: attach(conn, image, path))
         return {"image": image_id, "backend": "writer", "export_name": path.name,
                 "export_path": str(path), "size": report.bytes_written,
                 "levels": len(report.levels), **attached}
+
+
+def channel_label(spec: ImageSpec, channel: int) -> str:
+    name = spec.channel_names[channel] if channel < len(spec.channel_names) else ""
+    return f"{channel} ({name})" if name else str(channel)
 
 
 def attach(conn: Any, image: Any, path: Path) -> dict[str, Any]:

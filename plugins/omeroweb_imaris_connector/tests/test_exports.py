@@ -237,3 +237,34 @@ def test_synchronous_mode_gives_up_with_504_and_the_job(fake_omero, lab, login_a
     body = response.json()
     assert body["error"]["code"] == "timeout" and body["state"] == "queued"
     jobs.request_cancel(body["job_id"])  # its message stays in Redis: no later worker runs it
+
+
+def test_a_failing_writer_thread_fails_the_job_with_its_reason(alice_client, lab, monkeypatch,
+                                                              export_dir):
+    from omeroweb_imaris_connector import ims_writer
+
+    def broken(block, chunks, level):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(ims_writer, "_encode", broken)  # runs in the export's worker threads
+    started = _start(alice_client, lab[0].id)
+    status = alice_client.get(started["status_url"]).json()
+    assert status["state"] == "failed" and status["failed"]
+    assert "No space left on device" in status["error"]
+    assert list(export_dir.rglob("*.ims*")) == []  # neither the file nor its .part
+
+
+def test_nan_values_are_reported_in_the_job_log(alice_client, fake_omero, export_dir):
+    alice = fake_omero.user_named("alice")
+    planes = np.ones((1, 2, 3, 20, 30), dtype=np.float32)
+    planes[0, 1, 2, :2, :] = np.nan
+    planes[0, 1, 0, 5, 5] = -np.inf
+    record = fake_omero.add_image("f.tif", owner=alice, size=(30, 20, 3, 2, 1),
+                                  pixel_type="float", planes=planes,
+                                  channel_names=["DAPI", "Actin"])
+    started = _start(alice_client, record.id)
+    job = jobs.get(started["job_id"])
+    assert job.state == "succeeded", job.error
+    assert ("channel 1 (Actin): 61 NaN or infinite values left out of the histograms and "
+            "display range") in job.log
+    assert not any("channel 0" in line for line in job.log)

@@ -1,6 +1,9 @@
 """The .ims writer against the OMERO test double, checked by plain h5py and by an independent
 reader (imaris-ims-file-reader)."""
 
+import threading
+import zlib
+
 import h5py
 import numpy as np
 import pytest
@@ -209,3 +212,183 @@ def test_progress_counts_blocks_and_can_abort(tmp_path):
     with pytest.raises(RuntimeError, match="cancelled"):
         write_ims(tmp_path / "q.ims", spec, read, progress=cancel)
     assert not (tmp_path / "q.ims").exists()
+
+
+# -- the parallel path -----------------------------------------------------------------------
+
+
+def _stored_chunks(path):
+    """Every stored chunk of the pixel data: (dataset, offset) -> (filter mask, stored bytes)."""
+    chunks = {}
+    with h5py.File(path, "r") as h5:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset) and name.startswith("DataSet/") \
+                    and name.endswith("/Data"):
+                for index in range(obj.id.get_num_chunks()):
+                    offset = obj.id.get_chunk_info(index).chunk_offset
+                    chunks[(name, offset)] = obj.id.read_direct_chunk(offset)
+        h5.visititems(visit)
+    return chunks
+
+
+@pytest.mark.parametrize("level", [2, 6])
+def test_parallel_chunks_decompress_to_the_serial_paths_bytes(fake_omero, tmp_path, level):
+    lab = fake_omero.add_group("lab")
+    alice = fake_omero.add_user("alice", [lab])
+    record = fake_omero.add_image("ramp.tif", owner=alice, size=(300, 270, 11, 2, 2),
+                                  pixel_type="uint16", physical_size=(0.2, 0.2, 0.2))
+    image = fake_omero.connect("alice").getObject("Image", record.id)
+    options = {"tile": 128, "chunk_z": 4, "compression": level, "min_level_voxels": 4000}
+    serial, parallel = tmp_path / "serial.ims", tmp_path / "parallel.ims"
+    write_ims(serial, image_spec(image), tile_reader(image), WriteOptions(**options, workers=0))
+    write_ims(parallel, image_spec(image), tile_reader(image),
+              WriteOptions(**options, workers=4, queue_depth=1))
+    one, other = _stored_chunks(serial), _stored_chunks(parallel)
+    assert one.keys() == other.keys() and len(one) > 100
+    assert any("ResolutionLevel 3" in name for name, _ in one)
+    for key, (mask, stored) in one.items():
+        assert mask == other[key][0] == 0  # the gzip filter applies to every chunk
+        assert zlib.decompress(stored) == zlib.decompress(other[key][1]), key
+    if level > 3:  # zlib's deflate: the very bytes HDF5's own filter writes
+        with h5py.File(serial, "r") as h5, h5py.File(tmp_path / "h5py.h5", "w") as plain:
+            for name, offset in list(one)[:20]:
+                data = h5[name]
+                copy = plain.require_dataset(name, data.shape, data.dtype, chunks=data.chunks,
+                                             compression="gzip", compression_opts=level)
+                copy[...] = data[...]
+                assert copy.id.read_direct_chunk(offset) == one[(name, offset)]
+
+
+def _ims_threads():
+    return [t for t in threading.enumerate() if t.name.startswith(("ims-reader", "ims-worker"))]
+
+
+def test_a_failing_worker_fails_the_write_and_leaves_no_file(tmp_path, monkeypatch):
+    from omeroweb_imaris_connector import ims_writer
+
+    spec = ImageSpec(600, 600, 20, 1, 1, np.dtype(np.uint16))
+    tile = np.ones((256, 256), dtype=np.uint16)
+    real = ims_writer._downsample
+    calls = []
+
+    def failing(block, factor_z, out_shape):
+        calls.append(threading.current_thread().name)
+        if len(calls) == 5:
+            raise MemoryError("no memory for the next level")
+        return real(block, factor_z, out_shape)
+
+    monkeypatch.setattr(ims_writer, "_downsample", failing)
+
+    def read(requests):
+        return (tile[:h, :w] for _z, _c, _t, (_x, _y, w, h) in requests)
+
+    with pytest.raises(MemoryError, match="no memory for the next level"):
+        write_ims(tmp_path / "w.ims", spec, read, WriteOptions(workers=3, queue_depth=2))
+    assert calls[4].startswith("ims-worker")  # it failed in a worker thread
+    assert not (tmp_path / "w.ims").exists()
+    assert _ims_threads() == []  # the reader and the pool are gone
+
+
+def _memory_image(fake_omero, planes):
+    lab = fake_omero.add_group(f"lab{planes}")
+    alice = fake_omero.add_user(f"alice{planes}", [lab])
+    # No stored planes: the test double computes each requested tile (a ramp), so nothing but
+    # the writer holds pixels.
+    record = fake_omero.add_image("big.tif", owner=alice, size=(2048, 2048, planes, 1, 1),
+                                  pixel_type="uint16", physical_size=(0.1, 0.1, 0.1))
+    return fake_omero.connect(f"alice{planes}").getObject("Image", record.id)
+
+
+def test_memory_is_a_few_chunks_per_worker_on_a_large_streamed_image(fake_omero, tmp_path):
+    """tracemalloc counts numpy's buffers and every bytes object, in all threads. 2048 x 2048 x
+    64 uint16 (512 MiB) streamed from the test double, gzip, 2 workers, read-ahead 4: at most 6
+    level-0 blocks (1 MiB each), their compressed copies, the workers' temporaries and about
+    one partly built chunk per coarser level are held (about 15-20 MiB measured), whatever the
+    image size: twice the planes (the same 4 levels) hold no more."""
+    import tracemalloc
+
+    options = WriteOptions(compression=1, workers=2, queue_depth=4)
+    peaks, levels = {}, {}
+    for planes in (32, 64):
+        image = _memory_image(fake_omero, planes)
+        tracemalloc.start()
+        try:
+            report = write_ims(tmp_path / f"m{planes}.ims", image_spec(image),
+                               tile_reader(image), options)
+            peaks[planes] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        levels[planes] = len(report.levels)
+    assert levels[32] == levels[64] == 4
+    block = 8 * 256 * 256 * 2
+    assert peaks[64] < 32 * block, f"peak {peaks[64] / 2**20:.1f} MiB of a 512 MiB image"
+    assert peaks[64] < 1.3 * peaks[32], peaks
+
+
+# -- non-finite values -----------------------------------------------------------------------
+
+
+def test_nan_and_inf_are_left_out_of_statistics_and_counted(fake_omero, tmp_path):
+    lab = fake_omero.add_group("lab")
+    alice = fake_omero.add_user("alice", [lab])
+    rng = np.random.default_rng(5)
+    planes = rng.uniform(-2.0, 7.0, size=(1, 2, 9, 150, 140)).astype(np.float32)
+    planes[0, 0, 1, 3, 4] = np.nan  # in one chunk of channel 0
+    planes[0, 0, 5, 100:110, 2] = np.inf  # and others elsewhere
+    planes[0, 0, 8, 149, 139] = -np.inf
+    planes[0, 1, :, :, :] = np.nan  # channel 1 has no finite value
+    record = fake_omero.add_image("f.tif", owner=alice, size=(140, 150, 9, 2, 1),
+                                  pixel_type="float", planes=planes)
+    image = fake_omero.connect("alice").getObject("Image", record.id)
+    path = tmp_path / "nan.ims"
+    report = write_ims(path, image_spec(image), tile_reader(image),
+                       WriteOptions(tile=64, chunk_z=4, min_level_voxels=2000))
+    assert report.non_finite == {0: 12, 1: planes[0, 1].size}
+    finite = planes[0, 0][np.isfinite(planes[0, 0])]
+    with h5py.File(path, "r") as h5:
+        for level in range(len(report.levels)):
+            group = h5[f"DataSet/ResolutionLevel {level}/TimePoint 0/Channel 0"]
+            assert float(_text(group, "HistogramMin")) == float(finite.min())
+            assert float(_text(group, "HistogramMax")) == float(finite.max())
+            data = group["Data"][...]
+            assert int(group["Histogram"][...].sum()) == int(np.isfinite(data).sum())
+        hist = h5["DataSet/ResolutionLevel 0/TimePoint 0/Channel 0/Histogram"][...]
+        expected, _ = np.histogram(finite.astype(np.float64), bins=256,
+                                   range=(float(finite.min()), float(finite.max())))
+        assert np.abs(hist.astype(np.int64) - expected).sum() <= 4  # bin edges' rounding
+        assert _text(h5["DataSetInfo/Channel 0"], "ColorRange") == \
+            f"{float(finite.min())!r} {float(finite.max())!r}"
+        assert _text(h5["DataSetInfo/Channel 1"], "ColorRange") == "0.0 0.0"
+        empty = h5["DataSet/ResolutionLevel 0/TimePoint 0/Channel 1"]
+        assert int(empty["Histogram"][...].sum()) == 0
+        np.testing.assert_array_equal(h5["DataSet/ResolutionLevel 0/TimePoint 0/Channel 0/Data"],
+                                      planes[0, 0])
+        thumbnail = h5["Thumbnail/Data"][...]
+        assert thumbnail.max() > 0
+
+
+def test_thumbnail_of_a_single_level_file_is_sampled_in_passing(tmp_path):
+    """max_levels=1: the thumbnail comes from level 0 chunk by chunk, not from all of it."""
+    import tracemalloc
+
+    spec = ImageSpec(2048, 2048, 16, 1, 1, np.dtype(np.uint16))
+    ramp = (np.arange(2048)[None, :] + np.arange(2048)[:, None]).astype(np.uint16)
+
+    def read(requests):
+        for _z, _c, _t, (x, y, w, h) in requests:
+            yield ramp[y:y + h, x:x + w].copy()
+
+    tracemalloc.start()
+    try:
+        report = write_ims(tmp_path / "one.ims", spec, read, WriteOptions(max_levels=1))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(report.levels) == 1
+    assert peak < 2048 * 2048 * 16 * 2 / 8, f"peak {peak / 2**20:.1f} MiB"  # level 0: 128 MiB
+    with h5py.File(tmp_path / "one.ims", "r") as h5:
+        rgba = h5["Thumbnail/Data"][...].reshape(256, 256, 4)
+    # The ramp's projection, sampled every 8th pixel and scaled to the channel's range.
+    norm = np.clip((ramp[::8, ::8].astype(np.float64) - 0.0) / (4094.0 - 0.0), 0, 1)
+    np.testing.assert_array_equal(rgba[..., 0], np.clip(norm * 255, 0, 255).astype(np.uint8))
+    assert (rgba[..., 3] == 255).all()
