@@ -100,20 +100,26 @@ def test_each_security_header_once(host):
 
 
 def burst(host, path, count):
-    """Status codes of `count` requests sent back to back from the host itself."""
-    out = host.run(f"for i in $(seq {count}); do curl -sk -o /dev/null -w '%{{http_code}}\\n' "
-                   f"https://localhost{path}; done").stdout.split()
-    return {code: out.count(code) for code in set(out)}
+    """Status codes of `count` requests sent 20 at a time from the host itself, and the seconds
+    they took at most (the SSH round trip included)."""
+    began = time.monotonic()
+    out = host.run(f"seq {count} | xargs -P 20 -I{{}} curl -sk -o /dev/null -w '%{{http_code}}\\n' "
+                   f"https://localhost{path}").stdout.split()
+    return {code: out.count(code) for code in set(out)}, time.monotonic() - began
 
 
 def test_anonymous_routes_are_rate_limited_per_address(host):
-    """Beyond the burst nginx answers 429 itself; other routes are not limited."""
-    health = burst(host, "/omero_plugin_common/health/", 60)  # no plugin here: Django's 404
-    assert health.get("429", 0) >= 10 and health.get("404", 0) >= 20, health
-    static = burst(host, "/static/webgateway/css/ome.body.css", 60)
-    assert static == {"200": 60}, static
-    login = burst(host, "/webclient/login/", 60)
-    assert login.get("429", 0) >= 10 and login.get("200", 0) >= 20, login
+    """Beyond the burst nginx answers 429 itself: no more pass than burst + rate x time (the
+    role's defaults: health 10/s burst 20, login 5/s burst 20). Other routes are not limited."""
+    health, took = burst(host, "/omero_plugin_common/health/", 150)  # no plugin here: 404
+    assert health.get("429", 0) > 0 and set(health) == {"404", "429"}, health
+    assert 20 <= health["404"] <= 20 + 10 * took + 1, (health, took)
+    static, _ = burst(host, "/static/webgateway/css/ome.body.css", 150)
+    assert static == {"200": 150}, static
+    login, took = burst(host, "/webclient/login/", 150)
+    assert login.get("429", 0) > 0 and set(login) == {"200", "429"}, login
+    assert 20 <= login["200"] <= 20 + 5 * took + 1, (login, took)
+    print(f"health/: {health}, login: {login}")
     time.sleep(5)  # the login bucket drains (5 a second) before the next tests use the page
     assert curl(host, "-k -o /dev/null -w '%{http_code}' https://localhost/webclient/login/").stdout == "200"
 
@@ -129,7 +135,8 @@ def login_status(host):
 def test_nginx_is_sandboxed(host):
     dropin = "/etc/systemd/system/nginx.service.d/omero-web-hardening.conf"
     assert host.file(dropin).contains("^Restart=on-failure")
-    verify = host.run("systemd-analyze verify nginx.service")
+    # Debian's unit names a man page the host does not have (man:nginx(8)).
+    verify = host.run("systemd-analyze verify --man=no nginx.service")
     assert verify.rc == 0, verify.stderr
     score = host.run("systemd-analyze security nginx.service --no-pager | tail -n 1").stdout
     value = float(score.split("exposure level for nginx.service:")[1].split()[0])
