@@ -1,6 +1,7 @@
 """Shared views through OMERO.web's URL configuration, with the OMERO test double."""
 
 import json
+import time
 
 import pytest
 from django.test import Client
@@ -27,8 +28,17 @@ def post_json(client, url, payload):
     return client.post(url, json.dumps(payload), content_type="application/json")
 
 
+@pytest.fixture
+def fresh_health():
+    """No health result cached from an earlier test, nor left for the next."""
+    health.forget()
+    yield
+    health.forget()
+
+
 @pytest.mark.parametrize("plugin", ["omero_plugin_common", "omeroweb_omp_plugin"])
-def test_health_is_503_with_no_details_when_redis_is_down(client, monkeypatch, plugin):
+def test_health_is_503_with_no_details_when_redis_is_down(client, monkeypatch, plugin,
+                                                          fresh_health):
     monkeypatch.setenv("OMERO_PLUGINS_STATE_REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
     common_settings.cache_clear()
     try:
@@ -36,14 +46,65 @@ def test_health_is_503_with_no_details_when_redis_is_down(client, monkeypatch, p
     finally:
         monkeypatch.undo()
         common_settings.cache_clear()
+        health.forget()
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable"}
     assert client.get(f"/{plugin}/health/").json() == {"status": "ok"}
 
 
-def test_health_is_503_when_the_plugin_database_is_down(client, monkeypatch):
+def test_health_is_503_when_the_plugin_database_is_down(client, monkeypatch, fresh_health):
     monkeypatch.setattr(health.db, "ping", lambda: False)
     assert client.get("/omero_plugin_common/health/").status_code == 503
+
+
+def _redis_pings(redis_client):
+    return redis_client.info("commandstats").get("cmdstat_ping", {}).get("calls", 0)
+
+
+def test_health_answers_from_its_cache_within_the_window(client, monkeypatch, fresh_health):
+    """Within the window a call reaches neither PostgreSQL nor Redis; after it, both again.
+    Redis counts the PINGs itself; the database's pings are counted on their way through."""
+    monkeypatch.setenv("OMERO_PLUGINS_HEALTH_CACHE_SECONDS", "1")
+    common_settings.cache_clear()
+    db_pings = []
+    real_ping = health.db.ping
+    monkeypatch.setattr(health.db, "ping", lambda: db_pings.append(1) or real_ping())
+    counter = health._state_redis(common_settings().state_redis_url)
+    try:
+        before = _redis_pings(counter)
+        assert client.get("/omeroweb_upload/health/").json() == {"status": "ok"}
+        first = (len(db_pings), _redis_pings(counter) - before)
+        # Another plugin's route, same process: the same cached answer.
+        for url in ("/omero_plugin_common/health/", "/omeroweb_upload/health/"):
+            assert client.get(url).json() == {"status": "ok"}
+        within = (len(db_pings), _redis_pings(counter) - before)
+        time.sleep(1.1)
+        assert client.get("/omeroweb_upload/health/").json() == {"status": "ok"}
+        after = (len(db_pings), _redis_pings(counter) - before)
+    finally:
+        monkeypatch.undo()
+        common_settings.cache_clear()
+    assert first == (1, 1)
+    assert within == (1, 1)
+    assert after == (2, 2)
+
+
+def test_health_window_keeps_a_failure_and_sees_the_recovery_after_it(client, monkeypatch,
+                                                                      fresh_health):
+    """The probe is truthful within one window: a failure is reported for at most that long."""
+    monkeypatch.setenv("OMERO_PLUGINS_HEALTH_CACHE_SECONDS", "1")
+    common_settings.cache_clear()
+    try:
+        monkeypatch.setattr(health.db, "ping", lambda: False)
+        assert client.get("/omero_plugin_common/health/").status_code == 503
+        monkeypatch.undo()
+        monkeypatch.setenv("OMERO_PLUGINS_HEALTH_CACHE_SECONDS", "1")
+        assert client.get("/omero_plugin_common/health/").status_code == 503  # still cached
+        time.sleep(1.1)
+        assert client.get("/omero_plugin_common/health/").status_code == 200
+    finally:
+        monkeypatch.undo()
+        common_settings.cache_clear()
 
 
 def test_health_reports_a_database_that_refuses_connections(monkeypatch):

@@ -14,3 +14,5 @@ ALLOWED_HOSTS = ["*"]
 # OMERO.web itself uses no Django database (the plugins use their own PostgreSQL); pytest-django's
 # live_server insists on one to flush after each test, so it gets an in-memory SQLite.
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+# nginx sends the Content-Security-Policy in production; the test server sends the same one.
+MIDDLEWARE = (*MIDDLEWARE, "omero_plugin_common.testing.headers.ContentSecurityPolicyMiddleware")  # noqa: F405

@@ -245,9 +245,12 @@ def _chromium_options(user_data_dir: str) -> Any:
 @pytest.fixture
 def browser(request: pytest.FixtureRequest) -> Iterator[Any]:
     """Debian's chromium through chromedriver; a screenshot of the last page is kept in
-    artifacts/screenshots/<test>.png whatever the outcome."""
+    artifacts/screenshots/<test>.png whatever the outcome. The test server sends production's
+    Content-Security-Policy (testing.headers); a violation the test left unread fails it."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
+
+    from .headers import csp_violations
 
     with tempfile.TemporaryDirectory(prefix="oae-chromium-") as profile:
         driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"),
@@ -255,6 +258,8 @@ def browser(request: pytest.FixtureRequest) -> Iterator[Any]:
         driver.set_page_load_timeout(30)
         try:
             yield driver
+            violations = csp_violations(driver)
+            assert not violations, f"the page broke the Content-Security-Policy: {violations}"
         finally:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)
