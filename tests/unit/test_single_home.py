@@ -37,10 +37,9 @@ def product_files():
     for top in ("roles", "playbooks", "inventories", "plugins", "filter_plugins", "files", "templates"):
         for path in (ROOT / top).rglob("*"):
             rel = path.relative_to(ROOT)
-            parts = set(rel.parts)
-            if (not path.is_file() or path.is_symlink() or path.suffix not in SUFFIXES or parts & {"molecule", "tests", "testing"}
-                    or any(p.startswith(".") or p in {"__pycache__", "node_modules", "build"} or p.endswith(".egg-info")
-                           for p in rel.parts)):
+            skipped = {"molecule", "tests", "testing", "__pycache__", "node_modules", "build"}
+            if (not path.is_file() or path.is_symlink() or path.suffix not in SUFFIXES
+                    or any(p in skipped or p.startswith(".") or p.endswith(".egg-info") for p in rel.parts)):
                 continue
             yield rel
 
