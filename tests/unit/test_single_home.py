@@ -78,14 +78,7 @@ def role_reaches_outside(role: Path) -> list[str]:
     return hits
 
 
-# The firewall still reads the other roles' defaults/main.yml (firewall_roles_dir) to learn their
-# ports before they run; the way out (each tier's play hands its roles' ports to the firewall) is
-# described in docs/design/platform-values.md. strict: the day it is fixed this must be removed.
-FIREWALL_PENDING = pytest.mark.xfail(strict=True, reason="issue 19: the firewall reads other roles' defaults")
-
-
-@pytest.mark.parametrize("role", [pytest.param(r, marks=FIREWALL_PENDING) if r.name == "firewall" else r
-                                  for r in ROLES], ids=lambda p: p.name)
+@pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
 def test_role_reads_no_file_outside_itself(role):
     """A file a role needs from elsewhere (another role, the repository's files/) is handed to it
     as a variable by the playbooks; role_path never climbs out of the role."""
