@@ -212,9 +212,17 @@ def test_folders_default_to_the_typed_settings(tmp_path, monkeypatch):
     state.mkdir()
     monkeypatch.setenv("ADMIN_TOOLS_DATA_DIR", str(data))
     monkeypatch.setenv("ADMIN_TOOLS_QUOTA_STATE_DIR", str(state))
+    seen = []
+    real_enforce = enforcer.enforce
+
+    def recording_enforce(data_dir, state_dir, mountinfo, commands):
+        seen.append((data_dir, state_dir))
+        return real_enforce(data_dir, state_dir, mountinfo, commands)
+
+    monkeypatch.setattr(enforcer, "enforce", recording_enforce)
     assert enforcer.main([]) == 0
-    status = json.loads((state / quotas.STATUS_FILE).read_text())
-    assert status["enforced"] is False and str(data) in status["message"]
+    assert seen == [(data, state)]
+    assert json.loads((state / quotas.STATUS_FILE).read_text())["enforced"] is False
 
 
 def test_a_bad_folder_setting_is_refused_naming_its_ansible_variable(tmp_path, monkeypatch, capsys):
@@ -224,5 +232,6 @@ def test_a_bad_folder_setting_is_refused_naming_its_ansible_variable(tmp_path, m
         enforcer.main([])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert "ADMIN_TOOLS_DATA_DIR" in err and "omero_web_plugins_settings.ADMIN_TOOLS_DATA_DIR" in err
+    assert "ADMIN_TOOLS_DATA_DIR" in err
+    assert "omero_web_plugins_settings.ADMIN_TOOLS_DATA_DIR" in err
     assert not (tmp_path / quotas.STATUS_FILE).exists()
