@@ -181,6 +181,12 @@ SITE_VARS = {
         {"name": "null"},
         {"name": "ops", "email_configs": [{"to": "ops@example.org"}]},
     ],
+    # The platform's ports come from the inventory (platform.yml), not the role's defaults.
+    "prometheus_probes_tcp": [
+        {"name": name, "address": f"127.0.0.1:{port}"}
+        for name, port in (("postgres_omero", 5432), ("postgres_plugin", 5433), ("redis_cache", 6379),
+                           ("redis_state", 6380), ("omero_server_4063", 4063), ("omero_server_4064", 4064))
+    ],
 }
 
 

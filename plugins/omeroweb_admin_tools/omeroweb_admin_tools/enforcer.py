@@ -20,6 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from omero_plugin_common.typed_settings import SettingsError
+
+from .config import SETTINGS
 from .quotas import (
     GIB,
     PROJECT_ID_BASE,
@@ -157,11 +160,14 @@ def enforce(data_dir: Path, state_dir: Path, mountinfo: str, commands: Commands)
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="omero-quota-enforcer",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", type=Path,
-                        default=Path(os.environ.get("ADMIN_TOOLS_DATA_DIR", "/OMERO")))
-    parser.add_argument("--state-dir", type=Path,
-                        default=Path(os.environ.get("ADMIN_TOOLS_QUOTA_STATE_DIR",
-                                                    "/var/lib/omero-quota")))
+    # The folders default to the admin tools' typed settings (ADMIN_TOOLS_DATA_DIR and
+    # ADMIN_TOOLS_QUOTA_STATE_DIR, declared once in config.py), as the web process reads them.
+    try:
+        settings = SETTINGS.load()
+    except SettingsError as exc:
+        parser.error(str(exc))
+    parser.add_argument("--data-dir", type=Path, default=Path(settings.data_dir))
+    parser.add_argument("--state-dir", type=Path, default=Path(settings.quota_state_dir))
     args = parser.parse_args(argv)
     lock_path = args.state_dir / ".enforcer.lock"
     fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)

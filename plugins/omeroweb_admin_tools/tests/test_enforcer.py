@@ -202,3 +202,36 @@ def test_a_symlinked_state_file_is_not_followed(data, tmp_path):
     (state_dir / quotas.STATE_FILE).symlink_to(secret)
     with pytest.raises(quotas.QuotaError, match="cannot be read"):
         enforcer.enforce(data_dir, state_dir, _mountinfo(data_dir), Recorder(tmp_path))
+
+
+def test_folders_default_to_the_typed_settings(tmp_path, monkeypatch):
+    """Without flags the enforcer reads ADMIN_TOOLS_DATA_DIR and ADMIN_TOOLS_QUOTA_STATE_DIR
+    through the admin tools' settings loader, as the web does."""
+    data, state = tmp_path / "data", tmp_path / "state"
+    data.mkdir()
+    state.mkdir()
+    monkeypatch.setenv("ADMIN_TOOLS_DATA_DIR", str(data))
+    monkeypatch.setenv("ADMIN_TOOLS_QUOTA_STATE_DIR", str(state))
+    seen = []
+    real_enforce = enforcer.enforce
+
+    def recording_enforce(data_dir, state_dir, mountinfo, commands):
+        seen.append((data_dir, state_dir))
+        return real_enforce(data_dir, state_dir, mountinfo, commands)
+
+    monkeypatch.setattr(enforcer, "enforce", recording_enforce)
+    assert enforcer.main([]) == 0
+    assert seen == [(data, state)]
+    assert json.loads((state / quotas.STATUS_FILE).read_text())["enforced"] is False
+
+
+def test_a_bad_folder_setting_is_refused_naming_its_ansible_variable(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ADMIN_TOOLS_DATA_DIR", "relative/OMERO")
+    monkeypatch.setenv("ADMIN_TOOLS_QUOTA_STATE_DIR", str(tmp_path))
+    with pytest.raises(SystemExit) as exit_info:
+        enforcer.main([])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "ADMIN_TOOLS_DATA_DIR" in err
+    assert "omero_web_plugins_settings.ADMIN_TOOLS_DATA_DIR" in err
+    assert not (tmp_path / quotas.STATUS_FILE).exists()

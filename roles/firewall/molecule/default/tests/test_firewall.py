@@ -1,5 +1,6 @@
 """The firewall as peers and the controller see it: what gets in, what is dropped, what is refused."""
 
+import json
 import os
 import subprocess
 import time
@@ -56,6 +57,7 @@ def test_rule_set_holds_exactly_the_published_ports(host, peer):
     assert "tcp dport 443 accept" in conf and "tcp dport 80 accept" in conf
     assert f"ip saddr {{ {peer_address}/32 }} tcp dport 5432 accept" in conf
     assert f"ip saddr {{ {peer_address}/32 }} tcp dport 5433 accept" in conf
+    assert f"ip saddr {{ {peer_address}/32 }} tcp dport 6379 accept" in conf
     assert "ip saddr { 192.0.2.0/24 } tcp dport 8443 accept" in conf
     assert "ip6 saddr { 2001:db8::/32 } tcp dport 8443 accept" in conf
     # The worker publishes nothing: SSH only.
@@ -163,3 +165,11 @@ def test_ssh_from_outside_the_admin_networks_is_dropped(host, peer, address):
     finally:
         assert run_converge("--tags", "firewall_configure").returncode == 0
     assert peer.run(ssh_probe).rc == 0
+
+
+def test_each_play_adds_its_ports_to_the_earlier_ones(host):
+    """The plays' hand-overs are kept on the host, so a later play (or a re-run of base.yml) keeps
+    every tier's ports open."""
+    kept = json.loads(host.file("/etc/omero-ansible-extended/firewall/published-ports.json").content_string)
+    assert sorted(kept) == ["omero_web", "postgresql", "redis"]
+    assert [p["port"] for p in kept["postgresql"]] == [5432, 5433]
