@@ -9,7 +9,7 @@ at most 9), PostgreSQL and Redis from the test harness. The real benchmark, with
 upload_throughput.sh on a deployed host. Run (needs nginx and openssl on PATH):
 
     .venv-plugins/bin/python -m pytest -c plugins/pytest.ini --rootdir=plugins \
-        -p omero_plugin_common.testing.fixtures benchmarks/upload_gunicorn_local.py -s
+        -p omero_test_double.harness.fixtures benchmarks/upload_gunicorn_local.py -s
 
 Environment: BENCH_MIB (default 1024) file size; BENCH_RUNS (default 3) uploads, best kept;
 BENCH_DIR (default /work) where the upload folder and dd's file go; BENCH_CHUNK_MIB (default
@@ -38,7 +38,7 @@ import threading
 import time
 from pathlib import Path
 
-from omero_plugin_common.testing.services import free_port
+from omero_test_double.harness.servers import free_port
 
 MIB = 1024 * 1024
 TICK = os.sysconf("SC_CLK_TCK")
@@ -213,7 +213,7 @@ def _run(size, upload_dir, tmp_path):
     workers = min(2 * os.cpu_count() + 1, 9)
     env = {**os.environ, "OMERO_UPLOAD_DIR": str(upload_dir), "OMERO_UPLOAD_MIN_FREE_BYTES": "0",
            "OMERO_UPLOAD_CHUNK_BYTES": str(max(chunk, 8 * MIB)),
-           "DJANGO_SETTINGS_MODULE": "omero_plugin_common.testing.django_settings"}
+           "DJANGO_SETTINGS_MODULE": "omero_test_double.harness.django_settings"}
     log = tmp_path / "gunicorn.log"
     profile = []
     if os.environ.get("BENCH_PROFILE"):  # cProfile in each worker, dumped when it stops

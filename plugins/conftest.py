@@ -1,12 +1,13 @@
 """Root conftest of the plugin suites: the shared harness (real PostgreSQL, Redis, Celery
-workers, chromium) lives in omero_plugin_common.testing so every plugin uses the same one."""
+workers, chromium) lives in omero_test_double.harness (test code, never deployed) so every
+plugin uses the same one."""
 
 import os
 from pathlib import Path
 
 from hypothesis import settings
 
-pytest_plugins = ["omero_plugin_common.testing.fixtures"]
+pytest_plugins = ["omero_test_double.harness.fixtures"]
 
 # Hypothesis keeps its caches in the per-user cache, never in the checkout, and no example
 # database (runs stay reproducible from the seed).

@@ -1,20 +1,22 @@
 """The one Celery app of the plugins: broker and results on the `state` Redis instance,
-one queue per plugin (workers run one systemd unit per queue: `celery -A
-omero_plugin_common.celery_app worker -Q <queue>`). No beat: periodic work runs from timers."""
+the queues the installed plugins declare (workers run one systemd unit per queue: `celery -A
+omero_plugin_common.celery_app worker -Q <queue>`). No beat: periodic work runs from timers.
+
+Imports nothing of the jobs: jobs.py sends RUN_JOB by name, tasks.py (loaded by workers through
+`include`) defines it on this app."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from celery import Celery, signals
 from kombu import Queue
 
 from .config import common_settings
-from .jobs import QUEUES
-from .plugin import installed_plugins
+from .logging_config import configure_logging
+from .plugin import PLUGIN, installed_plugins, queues
 
-log = logging.getLogger(__name__)
+RUN_JOB = "omero_plugins.run_job"
 
 app = Celery("omero_plugins")
 
@@ -26,8 +28,8 @@ def _config() -> dict[str, Any]:
         "broker_url": url,
         "result_backend": url,
         "broker_connection_retry_on_startup": True,
-        "task_queues": [Queue(name) for name in QUEUES],
-        "task_default_queue": "admin",
+        "task_queues": [Queue(name) for name in queues()],
+        "task_default_queue": PLUGIN.queue,
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],
@@ -49,21 +51,4 @@ app.add_defaults(_config)
 
 @signals.setup_logging.connect
 def _setup_logging(**_: Any) -> None:
-    from .logging_config import configure_logging
-
     configure_logging()
-
-
-@signals.worker_ready.connect
-def _recover_on_start(sender: Any = None, **_: Any) -> None:
-    """Jobs this worker name was running died with its previous process: resume them."""
-    from . import db
-    from .jobs import recover
-
-    try:
-        report = recover(dead_worker=getattr(sender, "hostname", None))
-    finally:
-        # Pool processes forked later must not inherit (and on exit close) these connections.
-        db.close_pool()
-    log.info("job recovery at worker start: %s re-dispatched, %s failed",
-             report.redispatched, report.failed)

@@ -21,12 +21,13 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from . import db
+from .celery_app import RUN_JOB, app
 from .config import common_settings
+from .plugin import get_plugin, queues
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-QUEUES = ("omp", "upload", "imaris_export", "admin")
 UNFINISHED = ("queued", "running")
 
 
@@ -112,20 +113,26 @@ class Job:
 class JobKind:
     name: str
     plugin: str
-    queue: str
     run: Callable[[JobContext], Any]
+
+    @property
+    def queue(self) -> str:
+        """The queue its plugin declared (the registry is the one source)."""
+        queue = get_plugin(self.plugin).queue
+        if queue is None:
+            raise LookupError(f"plugin {self.plugin} declares no queue for job kind {self.name}")
+        return queue
 
 
 _KINDS: dict[str, JobKind] = {}
 
 
-def job_kind(name: str, plugin: str, queue: str) -> Callable[[Callable], Callable]:
-    """Register `run(ctx) -> JSON-able result` as the body of jobs of this kind."""
-    if queue not in QUEUES:
-        raise ValueError(f"unknown queue {queue!r}; queues are {', '.join(QUEUES)}")
+def job_kind(name: str, plugin: str) -> Callable[[Callable], Callable]:
+    """Register `run(ctx) -> JSON-able result` as the body of jobs of this kind; its jobs run
+    on the queue `plugin` declared in its registration."""
 
     def register(run: Callable[[JobContext], Any]) -> Callable[[JobContext], Any]:
-        _KINDS[name] = JobKind(name, plugin, queue, run)
+        _KINDS[name] = JobKind(name, plugin, run)
         return run
 
     return register
@@ -146,8 +153,8 @@ def create(tx: db.Transaction, kind: str, owner: str, params: dict[str, Any] | N
     """Insert a job in the caller's transaction; it is dispatched only if that commits."""
     spec = get_kind(kind)
     queue = queue or spec.queue
-    if queue not in QUEUES:
-        raise ValueError(f"unknown queue {queue!r}")
+    if queue not in queues():
+        raise ValueError(f"unknown queue {queue!r}; queues are {', '.join(queues())}")
     row = tx.fetchone(
         "INSERT INTO plugin_jobs (id, plugin, kind, queue, owner, params)"
         " VALUES (%s, %s, %s, %s, %s, %s) RETURNING *",
@@ -167,15 +174,16 @@ def submit(kind: str, owner: str, params: dict[str, Any] | None = None,
 
 
 def dispatch(job_id: uuid.UUID | str, queue: str) -> None:
-    """Send the job's message; when the broker is down the row stays queued for recovery."""
-    from .tasks import run_job
+    """Send the job's message; when the broker is down the row stays queued for recovery.
 
+    The task is named, not imported (tasks.py imports this module): a process that registered
+    it (workers; tests running tasks eagerly) runs it through the task, others send by name."""
     with db.transaction() as tx:
         tx.execute("UPDATE plugin_jobs SET dispatched_at = now() WHERE id = %s", (str(job_id),))
     try:
-        run_job.apply_async(kwargs={"job_id": str(job_id)}, queue=queue)
+        app.signature(RUN_JOB, kwargs={"job_id": str(job_id)}, queue=queue).apply_async()
     except Exception as exc:  # kombu raises several types for an unreachable broker
-        if run_job.app.conf.task_always_eager:
+        if app.conf.task_always_eager:
             raise
         log.warning("job %s stays queued: broker unavailable (%s)", job_id, exc)
 

@@ -59,13 +59,6 @@ def is_owned_by(obj: Any, user_id: int) -> bool:
     return owner_id(obj) == user_id
 
 
-def can_read(conn: Any, obj: Any) -> bool:
-    """Owner, admin, or a group whose permissions let members read others' data."""
-    if conn.isAdmin() or is_owned_by(obj, conn.getUserId()):
-        return True
-    return bool(obj.getDetails().getPermissions().isGroupRead())
-
-
 def can_annotate(obj: Any) -> bool:
     """What the server computed for this user (the permission level and their role)."""
     return bool(obj.getDetails().getPermissions().canAnnotate())

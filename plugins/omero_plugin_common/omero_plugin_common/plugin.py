@@ -1,6 +1,8 @@
-"""The registry of installed plugins: each package declares a Plugin under the
-`omero_plugins` entry point group, so migrations, job kinds and settings docs find every
-installed plugin without a hand-kept list."""
+"""The registry of installed plugins: each package declares one Plugin under the
+`omero_plugins` entry point group, and the platform derives everything else from it (migrations,
+job kinds and their queues, Celery's queues and the worker units, the settings table, the
+health route, the Django app), so no list of plugins is kept by hand. See
+docs/design/plugin-registry.md."""
 
 from __future__ import annotations
 
@@ -11,16 +13,21 @@ from importlib import resources
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from .config import SETTINGS
 from .typed_settings import SettingsGroup
+
+PLATFORM = "omero_plugin_common"
 
 
 @dataclass(frozen=True)
 class Plugin:
     name: str  # Django app label and URL prefix: /<name>/
     title: str
-    queue: str | None  # Celery queue for this plugin's jobs
+    queue: str | None  # Celery queue of this plugin's jobs (one worker unit per queue)
     settings: SettingsGroup | None = None
     jobs_module: str | None = None  # imported by workers: registers the plugin's job kinds
+    worker_concurrency: int = 1  # worker processes of its queue (largest wins on a shared queue)
+    root_only: bool = False  # pages for the OMERO root user only (else any logged-in user)
 
     @property
     def sql_dir(self) -> Path:
@@ -36,7 +43,7 @@ class Plugin:
 def installed_plugins() -> tuple[Plugin, ...]:
     """All registered plugins, the common platform first, then by name."""
     found = [ep.load() for ep in entry_points(group="omero_plugins")]
-    return tuple(sorted(found, key=lambda p: (p.name != "omero_plugin_common", p.name)))
+    return tuple(sorted(found, key=lambda p: (p.name != PLATFORM, p.name)))
 
 
 def get_plugin(name: str) -> Plugin:
@@ -46,16 +53,25 @@ def get_plugin(name: str) -> Plugin:
     raise KeyError(f"no installed plugin named {name!r}")
 
 
-def _common_plugin() -> Plugin:
-    from .config import SETTINGS
-
-    return Plugin(
-        name="omero_plugin_common",
-        title="Plugin platform",
-        queue="admin",
-        settings=SETTINGS,
-        jobs_module="omero_plugin_common.selftest",
-    )
+def queues() -> tuple[str, ...]:
+    """Celery queues of the installed plugins (the platform's first), each once."""
+    return tuple(dict.fromkeys(p.queue for p in installed_plugins() if p.queue))
 
 
-PLUGIN = _common_plugin()
+def worker_queues() -> list[dict[str, object]]:
+    """One worker unit per queue: [{"name", "concurrency"}], what Ansible deploys."""
+    concurrency: dict[str, int] = {}
+    for plugin in installed_plugins():
+        if plugin.queue:
+            concurrency[plugin.queue] = max(concurrency.get(plugin.queue, 0),
+                                            plugin.worker_concurrency)
+    return [{"name": name, "concurrency": n} for name, n in concurrency.items()]
+
+
+PLUGIN = Plugin(
+    name=PLATFORM,
+    title="Plugin platform",
+    queue="admin",
+    settings=SETTINGS,
+    jobs_module="omero_plugin_common.selftest",
+)

@@ -7,7 +7,9 @@ from __future__ import annotations
 from cryptography.fernet import InvalidToken, MultiFernet
 
 from . import db
-from .config import fernet_keys
+from .config import SETTINGS, fernet_keys
+
+_KEYS = next(s for s in SETTINGS.settings if s.env == "OMERO_PLUGINS_SECRET_KEYS")
 
 
 class SecretUnreadable(RuntimeError):
@@ -42,8 +44,7 @@ def get(plugin: str, username: str, name: str) -> str | None:
     except InvalidToken:
         raise SecretUnreadable(
             f"secret {name!r} of {username} was encrypted with a key no longer in "
-            "OMERO_PLUGINS_SECRET_KEYS (Ansible variable "
-            "omero_web_plugins_settings.OMERO_PLUGINS_SECRET_KEYS)"
+            f"OMERO_PLUGINS_SECRET_KEYS (Ansible variable {_KEYS.ansible_var})"
         ) from None
 
 

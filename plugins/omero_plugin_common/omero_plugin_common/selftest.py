@@ -11,7 +11,7 @@ from .jobs import JobContext, job_kind
 MAX_STEPS = 10000
 
 
-@job_kind("selftest", plugin="omero_plugin_common", queue="admin")
+@job_kind("selftest", plugin="omero_plugin_common")
 def run_selftest(ctx: JobContext) -> dict[str, Any]:
     steps = int(ctx.params.get("steps", 10))
     delay = float(ctx.params.get("delay", 0))

@@ -1,14 +1,18 @@
-"""The Celery task that runs every job kind. Its hooks own the job's state changes."""
+"""The Celery task that runs every job kind (its hooks own the job's state changes), and the
+worker-start recovery. Loaded by workers through the app's `include`."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from celery import Task
+from celery import Task, signals
 from celery.exceptions import Ignore
 
-from . import jobs
-from .celery_app import app
+from . import db, jobs
+from .celery_app import RUN_JOB, app
+
+log = logging.getLogger(__name__)
 
 RETRY_BACKOFF_SECONDS = (5, 30, 120)
 
@@ -34,7 +38,7 @@ class JobTask(Task):
             jobs.mark_failed(kwargs["job_id"], task_id, f"{type(exc).__name__}: {exc}")
 
 
-@app.task(name="omero_plugins.run_job", base=JobTask, bind=True,
+@app.task(name=RUN_JOB, base=JobTask, bind=True,
           max_retries=len(RETRY_BACKOFF_SECONDS))
 def run_job(self: JobTask, job_id: str) -> Any:
     try:
@@ -46,3 +50,15 @@ def run_job(self: JobTask, job_id: str) -> Any:
         # and in eager mode it runs inside self.retry(), before on_retry would be called.
         jobs.release_for_retry(job_id, self.request.id, str(exc))
         raise self.retry(exc=exc, countdown=RETRY_BACKOFF_SECONDS[self.request.retries]) from exc
+
+
+@signals.worker_ready.connect
+def _recover_on_start(sender: Any = None, **_: Any) -> None:
+    """Jobs this worker name was running died with its previous process: resume them."""
+    try:
+        report = jobs.recover(dead_worker=getattr(sender, "hostname", None))
+    finally:
+        # Pool processes forked later must not inherit (and on exit close) these connections.
+        db.close_pool()
+    log.info("job recovery at worker start: %s re-dispatched, %s failed",
+             report.redispatched, report.failed)

@@ -16,6 +16,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 REQUIRED = object()  # sentinel default: the variable must be set
+# The one Ansible variable (a dict keyed by environment variable) that sets every setting;
+# roles/omero_web writes it into the environment file.
+ANSIBLE_SETTINGS_VAR = "omero_web_plugins_settings"
 
 
 class SettingsError(ValueError):
@@ -114,7 +117,6 @@ class Setting:
     """One environment variable of the plugins' environment file."""
 
     env: str
-    ansible_var: str
     description: str
     default: Any = REQUIRED
     parser: Callable[[str], Any] = parse_str
@@ -122,6 +124,10 @@ class Setting:
     maximum: float | None = None
     secret: bool = False
     attr: str = ""  # attribute name on the loaded settings; derived from env when empty
+
+    @property
+    def ansible_var(self) -> str:
+        return f"{ANSIBLE_SETTINGS_VAR}.{self.env}"
 
     @property
     def name(self) -> str:

@@ -12,9 +12,10 @@ from django.views.decorators.http import require_GET, require_POST
 from omeroweb.decorators import login_required
 
 from . import jobs
+from .access import is_admin
 from .health import healthy
-from .jobs import QUEUES
 from .omero_helpers import username
+from .plugin import PLUGIN, queues
 from .web import handle_request_errors, json_error, parse_json_body
 
 
@@ -64,7 +65,7 @@ def job_payload(job: jobs.Job) -> dict[str, Any]:
 @login_required()
 def job_status(request: HttpRequest, job_id: Any, conn: Any = None, **_: Any) -> JsonResponse:
     """Cheap: one primary-key read. Owner or admin only; others get 404 (no existence leak)."""
-    job = jobs.visible_job(str(job_id), username(conn), conn.isAdmin())
+    job = jobs.visible_job(str(job_id), username(conn), is_admin(conn))
     if job is None:
         return json_error("no such job", 404)
     return JsonResponse(job_payload(job))
@@ -73,7 +74,7 @@ def job_status(request: HttpRequest, job_id: Any, conn: Any = None, **_: Any) ->
 @require_POST
 @login_required()
 def job_cancel(request: HttpRequest, job_id: Any, conn: Any = None, **_: Any) -> JsonResponse:
-    job = jobs.visible_job(str(job_id), username(conn), conn.isAdmin())
+    job = jobs.visible_job(str(job_id), username(conn), is_admin(conn))
     if job is None:
         return json_error("no such job", 404)
     if job.finished:
@@ -83,12 +84,12 @@ def job_cancel(request: HttpRequest, job_id: Any, conn: Any = None, **_: Any) ->
 
 @login_required()
 def selftest_page(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
-    if not conn.isAdmin():
+    if not is_admin(conn):
         return HttpResponse("administrators only", status=403, content_type="text/plain")
     return render(request, "omero_plugin_common/selftest.html", {
         "plugin_title": "Plugin platform self-test",
         "page_config": {"startUrl": reverse("omero_plugin_common_selftest_start"),
-                        "queues": list(QUEUES)},
+                        "queues": list(queues())},
     })
 
 
@@ -97,13 +98,13 @@ def selftest_page(request: HttpRequest, conn: Any = None, **_: Any) -> HttpRespo
 @handle_request_errors
 def selftest_start(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
     """Start the self-test job on a queue: {"queue", "steps", "delay"} → 202 with the job."""
-    if not conn.isAdmin():
+    if not is_admin(conn):
         return json_error("administrators only", 403)
     body = parse_json_body(request)
-    queue = body.get("queue", "admin")
+    queue = body.get("queue", PLUGIN.queue)
     steps, delay = body.get("steps", 10), body.get("delay", 0.1)
-    if queue not in QUEUES:
-        return json_error(f"queue must be one of {', '.join(QUEUES)}")
+    if queue not in queues():
+        return json_error(f"queue must be one of {', '.join(queues())}")
     if not isinstance(steps, int) or not 1 <= steps <= 1000:
         return json_error("steps must be an integer from 1 to 1000")
     if not isinstance(delay, (int, float)) or not 0 <= delay <= 10:

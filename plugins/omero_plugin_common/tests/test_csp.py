@@ -1,5 +1,5 @@
 """Production's Content-Security-Policy in the browser tests: the test server sends it, OMERO.web's
-login page works under it, and a page that breaks it is caught (testing.headers)."""
+login page works under it, and a page that breaks it is caught (omero_test_double.harness.headers)."""
 
 import threading
 import urllib.request
@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from omero_plugin_common.testing.headers import content_security_policy, csp_violations
+from omero_test_double.harness.headers import content_security_policy, csp_violations
 
 
 def test_the_policy_is_the_roles_default():

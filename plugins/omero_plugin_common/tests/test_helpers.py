@@ -4,6 +4,7 @@ import logging
 import pytest
 from django.test import RequestFactory
 
+from omero_plugin_common import access
 from omero_plugin_common import omero_helpers as oh
 from omero_plugin_common.logging_config import configure_logging, logging_dict
 from omero_plugin_common.web import (
@@ -73,7 +74,8 @@ def test_omero_helpers_on_the_test_double(fake_omero):
     assert oh.owner_id(mine) == alice.id and oh.owner_name(theirs) == "alice"
     assert oh.group_id(theirs) == lab.id
     assert oh.username(bob_conn) == "bob"
-    assert oh.can_read(bob_conn, theirs)
+    assert access.can_read(bob_conn, theirs)
+    assert access.is_root(fake_omero.connect("root")) and not access.is_admin(bob_conn)
     assert oh.can_annotate(theirs) and not oh.can_edit(theirs)
     assert oh.can_edit(mine)
 

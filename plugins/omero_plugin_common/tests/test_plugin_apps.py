@@ -45,3 +45,18 @@ def test_db_command_names_the_missing_setting(monkeypatch, capsys):
         common_settings.cache_clear()
     assert "OMP_DATA_PASS is required but not set; set the Ansible variable " \
            "omero_web_plugins_settings.OMP_DATA_PASS" in capsys.readouterr().err
+
+
+def test_the_jobs_command_prints_the_worker_queues_ansible_deploys(capsys):
+    """roles/omero_web deploys one worker unit per entry of this JSON (tasks/celery_queues.yml)."""
+    import json
+
+    from omero_plugin_common.jobs_cli import main
+    from omero_plugin_common.plugin import worker_queues
+
+    assert main(["queues"]) == 0
+    workers = json.loads(capsys.readouterr().out)
+    assert workers == worker_queues()
+    # The concurrency the role's defaults had before the plugins declared it.
+    assert {w["name"]: w["concurrency"] for w in workers} == {
+        "admin": 1, "imaris_export": 1, "omp": 2, "upload": 2}

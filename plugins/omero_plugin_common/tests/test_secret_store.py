@@ -4,7 +4,7 @@ from cryptography.fernet import Fernet
 
 from omero_plugin_common import secret_store
 from omero_plugin_common.config import common_settings
-from omero_plugin_common.testing.fixtures import plugin_dsn
+from omero_test_double.harness.fixtures import plugin_dsn
 
 
 @pytest.fixture

@@ -20,18 +20,18 @@ from omero_plugin_common.typed_settings import (
 REPO = Path(__file__).resolve().parents[3]
 
 GROUP = SettingsGroup("demo", (
-    Setting("DEMO_NAME", "demo_name", "A name.", default="x"),
-    Setting("DEMO_COUNT", "demo_count", "A count.", default=5, parser=parse_int,
+    Setting("DEMO_NAME", "A name.", default="x"),
+    Setting("DEMO_COUNT", "A count.", default=5, parser=parse_int,
             minimum=1, maximum=10),
-    Setting("DEMO_RATIO", "demo_ratio", "A ratio.", default=0.5, parser=parse_float,
+    Setting("DEMO_RATIO", "A ratio.", default=0.5, parser=parse_float,
             minimum=0, maximum=1),
-    Setting("DEMO_FLAG", "demo_flag", "A flag.", default=False, parser=parse_bool),
-    Setting("DEMO_URL", "demo_url", "A URL.", default="http://x", parser=url_parser("http")),
-    Setting("DEMO_DIR", "demo_dir", "A dir.", default=PurePosixPath("/srv/default"),
+    Setting("DEMO_FLAG", "A flag.", default=False, parser=parse_bool),
+    Setting("DEMO_URL", "A URL.", default="http://x", parser=url_parser("http")),
+    Setting("DEMO_DIR", "A dir.", default=PurePosixPath("/srv/default"),
             parser=parse_abs_path),
-    Setting("DEMO_LEVEL", "demo_level", "A level.", default="info",
+    Setting("DEMO_LEVEL", "A level.", default="info",
             parser=choice_parser("info", "debug")),
-    Setting("DEMO_TOKEN", "demo_token", "A secret.", default=REQUIRED, secret=True),
+    Setting("DEMO_TOKEN", "A secret.", default=REQUIRED, secret=True),
 ))
 
 
@@ -60,7 +60,7 @@ def test_invalid_values_name_the_variable_and_the_ansible_variable(env, value, e
     message = str(err.value)
     assert expected in message
     assert env in message
-    assert f"set the Ansible variable {env.lower()}" in message
+    assert f"set the Ansible variable omero_web_plugins_settings.{env}" in message
 
 
 def test_every_problem_is_reported_at_once_and_secrets_never_leak():

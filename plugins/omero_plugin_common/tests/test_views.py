@@ -8,7 +8,7 @@ from django.test import Client
 
 from omero_plugin_common import health, jobs
 from omero_plugin_common.config import common_settings
-from omero_plugin_common.testing.services import free_port
+from omero_test_double.harness.servers import free_port
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from omero_plugin_common.jobs import JobContext, job_kind
 from omero_plugin_common.omero_session import acting_for
 
 
-@job_kind("fake_omero_tag", plugin="omero_test_double", queue="admin")
+# A test kind of the platform: it runs on the platform's queue.
+@job_kind("fake_omero_tag", plugin="omero_plugin_common")
 def tag_image(ctx: JobContext) -> dict[str, Any]:
     """Link a new tag ``params["text"]`` to image ``params["image"]``, acting for the owner."""
     with acting_for(ctx.job.owner) as conn:

@@ -1,4 +1,5 @@
-"""Root only: every page and data route of the plugin goes through `root_required`."""
+"""Root only (the plugin's registration says root_only): every page and data route of the
+plugin goes through `root_required`; who is root is decided by omero_plugin_common.access."""
 
 from __future__ import annotations
 
@@ -9,15 +10,8 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from omeroweb.decorators import login_required
 
-from omero_plugin_common.omero_helpers import username
+from omero_plugin_common.access import is_root
 from omero_plugin_common.web import handle_request_errors, json_error
-
-ROOT = "root"
-
-
-def is_root(conn: Any) -> bool:
-    """The OMERO root user itself (the original's rule); other administrators are refused."""
-    return conn is not None and username(conn) == ROOT and conn.isAdmin()
 
 
 def root_required(page: bool = False) -> Callable[[Callable[..., HttpResponse]],

@@ -18,8 +18,6 @@ from omero_plugin_common.typed_settings import (
     url_parser,
 )
 
-_VAR = "omero_web_plugins_settings."
-
 
 def parse_optional_url(raw: str) -> str:
     """An http(s) base URL; the empty string (feature off) is handled by the default."""
@@ -30,7 +28,7 @@ parse_optional_url.__name__ = "http(s) URL"
 
 
 def _s(env: str, description: str, **kwargs) -> Setting:
-    return Setting(env, _VAR + env, description, **kwargs)
+    return Setting(env, description, **kwargs)
 
 
 DEFAULT_UNITS = (

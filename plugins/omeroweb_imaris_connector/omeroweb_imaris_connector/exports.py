@@ -18,9 +18,10 @@ from omero_plugin_common.omero_session import acting_for, service_session
 from .config import imaris_settings
 from .ims_writer import ImageSpec, WriteOptions, write_ims
 from .omero_source import image_spec, tile_reader
+from .plugin import PLUGIN as _REGISTRATION
 from .script_backend import run_export_script
 
-PLUGIN = "omeroweb_imaris_connector"
+PLUGIN = _REGISTRATION.name  # job rows and kinds carry the registry's name
 KIND = "imaris_export"
 NAMESPACE = "omero.export.ims"
 CHUNK = 8 * 1024 * 1024  # the original's download chunk
@@ -43,9 +44,9 @@ def start(conn: Any, image_id: int) -> jobs.Job | None:
     return jobs.submit(KIND, conn.getUser().getName(), {"image": image_id, "group": group_id})
 
 
-def visible_export(job_id: str, username: str) -> jobs.Job | None:
-    """Only the requesting user, or root, sees an export job."""
-    job = jobs.visible_job(job_id, username, is_admin=username == "root", plugin=PLUGIN)
+def visible_export(job_id: str, username: str, is_admin: bool) -> jobs.Job | None:
+    """Only the requesting user, or an administrator, sees an export job."""
+    job = jobs.visible_job(job_id, username, is_admin=is_admin, plugin=PLUGIN)
     return job if job is not None and job.kind == KIND else None
 
 

@@ -7,6 +7,6 @@ from omero_plugin_common.jobs import JobContext, job_kind
 from . import exports
 
 
-@job_kind(exports.KIND, plugin=exports.PLUGIN, queue="imaris_export")
+@job_kind(exports.KIND, plugin=exports.PLUGIN)
 def imaris_export(ctx: JobContext) -> dict[str, Any]:
     return exports.run(ctx)

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from omeroweb.decorators import login_required
 
 from omero_plugin_common import jobs
+from omero_plugin_common.access import is_admin
 from omero_plugin_common.omero_helpers import username
 from omero_plugin_common.views import job_payload, page_views
 from omero_plugin_common.web import RequestError, handle_request_errors, parse_json_body
@@ -62,7 +63,7 @@ def export_payload(job: jobs.Job) -> dict[str, Any]:
 
 
 def _visible(conn: Any, job_id: Any) -> jobs.Job:
-    job = exports.visible_export(str(job_id), username(conn))
+    job = exports.visible_export(str(job_id), username(conn), is_admin(conn))
     if job is None:
         raise RequestError("no such export", 404)
     if exports.expired(job):

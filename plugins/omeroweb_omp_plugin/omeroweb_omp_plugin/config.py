@@ -23,27 +23,23 @@ def parse_hash_secret(raw: str) -> str:
 
 parse_hash_secret.__name__ = "secret of 32+ characters"
 
-_VAR = "omero_web_plugins_settings."
-
 SETTINGS = SettingsGroup("omeroweb_omp_plugin", (
     # The original's name, so sites coming from it keep their secret (and their marks).
-    Setting("FMP_HASH_SECRET", _VAR + "FMP_HASH_SECRET",
+    Setting("FMP_HASH_SECRET",
             "Site secret of the `omp_hash` ownership marks (HMAC-SHA256) on the key/value "
             "annotations the plugin writes; \"delete plugin-owned\" removes only annotations whose "
             "mark verifies. Changing it orphans existing marks.",
             default=REQUIRED, parser=parse_hash_secret, secret=True, attr="hash_secret"),
-    Setting("OMP_WRITE_BATCH_SIZE", _VAR + "OMP_WRITE_BATCH_SIZE",
+    Setting("OMP_WRITE_BATCH_SIZE",
             "Images per OMERO call (annotations and links saved together) in the write jobs.",
             default=500, parser=parse_int, minimum=1, maximum=5000, attr="batch_size"),
-    Setting("OMP_REGEX_TIME_LIMIT_SECONDS", _VAR + "OMP_REGEX_TIME_LIMIT_SECONDS",
+    Setting("OMP_REGEX_TIME_LIMIT_SECONDS",
             "Time budget of a user or AI regex over one preview or one job batch.",
             default=2.0, parser=parse_float, minimum=0.01, maximum=10,
             attr="regex_time_limit"),
-    Setting("OMP_AI_TIMEOUT_SECONDS", _VAR + "OMP_AI_TIMEOUT_SECONDS",
-            "Timeout of one request to an AI provider.",
+    Setting("OMP_AI_TIMEOUT_SECONDS", "Timeout of one request to an AI provider.",
             default=15, parser=parse_int, minimum=1, maximum=120, attr="ai_timeout"),
-    Setting("OMP_PREVIEW_MAX_IMAGES", _VAR + "OMP_PREVIEW_MAX_IMAGES",
-            "Most filenames one preview parses.",
+    Setting("OMP_PREVIEW_MAX_IMAGES", "Most filenames one preview parses.",
             default=10000, parser=parse_int, minimum=10, maximum=100000,
             attr="preview_max_images"),
 ))

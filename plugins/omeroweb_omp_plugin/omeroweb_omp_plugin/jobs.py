@@ -10,9 +10,10 @@ from typing import Any
 
 from omero_plugin_common.jobs import JobContext, job_kind
 
+from .plugin import PLUGIN as _REGISTRATION
 from .services import writing
 
-PLUGIN = "omeroweb_omp_plugin"
+PLUGIN = _REGISTRATION.name  # job rows and kinds carry the registry's name
 
 
 def _run(ctx: JobContext, action: str) -> dict[str, Any]:
@@ -22,21 +23,21 @@ def _run(ctx: JobContext, action: str) -> dict[str, Any]:
         return writing.run(conn, ctx, action)
 
 
-@job_kind("omp_write", plugin=PLUGIN, queue="omp")
+@job_kind("omp_write", plugin=PLUGIN)
 def write_key_values(ctx: JobContext) -> dict[str, Any]:
     return _run(ctx, "write")
 
 
-@job_kind("omp_acquisition", plugin=PLUGIN, queue="omp")
+@job_kind("omp_acquisition", plugin=PLUGIN)
 def write_acquisition(ctx: JobContext) -> dict[str, Any]:
     return _run(ctx, "acquisition")
 
 
-@job_kind("omp_delete_all", plugin=PLUGIN, queue="omp")
+@job_kind("omp_delete_all", plugin=PLUGIN)
 def delete_all(ctx: JobContext) -> dict[str, Any]:
     return _run(ctx, "delete_all")
 
 
-@job_kind("omp_delete_plugin", plugin=PLUGIN, queue="omp")
+@job_kind("omp_delete_plugin", plugin=PLUGIN)
 def delete_plugin_owned(ctx: JobContext) -> dict[str, Any]:
     return _run(ctx, "delete_plugin")

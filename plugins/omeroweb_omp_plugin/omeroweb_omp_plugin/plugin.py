@@ -1,4 +1,6 @@
-"""Registers this plugin with the platform (migrations, job kinds, settings docs)."""
+"""Registers this plugin with the platform: everything the platform derives (Django app,
+migrations, job kinds and their queue, worker unit, settings table, health route) comes from
+here; see docs/design/plugin-registry.md."""
 
 from omero_plugin_common.plugin import Plugin
 
@@ -6,5 +8,5 @@ from .config import SETTINGS
 
 PLUGIN = Plugin(
     name="omeroweb_omp_plugin", title="OMP: filename to metadata", queue="omp",
-    settings=SETTINGS, jobs_module="omeroweb_omp_plugin.jobs",
+    settings=SETTINGS, jobs_module="omeroweb_omp_plugin.jobs", worker_concurrency=2,
 )

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 from omeroweb.decorators import login_required
 
 from omero_plugin_common import jobs as platform_jobs
+from omero_plugin_common.access import is_admin, is_root
 from omero_plugin_common.omero_helpers import username
 from omero_plugin_common.views import job_payload
 from omero_plugin_common.web import RequestError, json_error, parse_json_body
@@ -20,7 +21,7 @@ from . import jobs  # noqa: F401  (registers the job kinds in the web process)
 from .config import omp_settings
 from .plugin import PLUGIN
 from .services import ai, omero_io, parsing, store
-from .web_helpers import dataset_ids, is_root, omp_view, positive_id, text_field
+from .web_helpers import dataset_ids, omp_view, positive_id, text_field
 
 DELETE_CONFIRMATION = "DELETE"
 
@@ -198,7 +199,7 @@ def _progress_payload(job: platform_jobs.Job) -> dict[str, Any]:
 
 @omp_view("GET")
 def progress(request: HttpRequest, job_id: Any, conn: Any = None, **_: Any) -> JsonResponse:
-    job = platform_jobs.visible_job(str(job_id), username(conn), conn.isAdmin(),
+    job = platform_jobs.visible_job(str(job_id), username(conn), is_admin(conn),
                                     plugin=PLUGIN.name)
     if job is None:
         return json_error("no such job", 404)

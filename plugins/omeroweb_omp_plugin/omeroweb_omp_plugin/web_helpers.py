@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from omeroweb.decorators import login_required
 
+from omero_plugin_common.access import is_root
 from omero_plugin_common.config import common_settings
 from omero_plugin_common.omero_helpers import username
 from omero_plugin_common.ratelimit import RateLimit
@@ -26,10 +27,6 @@ from .services import ai, omero_io, parsing, safe_regex, store
 MAJOR_ACTIONS = RateLimit("omp-major-actions", limit=6, window_seconds=60)
 BLOCK_SECONDS = 60
 MAX_DATASETS = 100
-
-
-def is_root(conn: Any) -> bool:
-    return username(conn) == "root"
 
 
 def _blocked_response(seconds: int) -> HttpResponse:

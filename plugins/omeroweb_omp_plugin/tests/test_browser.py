@@ -6,7 +6,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from omero_plugin_common.testing.fixtures import SCREENSHOTS
+from omero_test_double.harness.fixtures import SCREENSHOTS
 
 from .conftest import map_values
 

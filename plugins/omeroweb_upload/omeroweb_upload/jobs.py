@@ -19,9 +19,10 @@ from omero_plugin_common.jobs import JobContext, job_kind
 
 from . import chunks, sem_edx
 from .importer import ImportResult, OmeroSession, default_importer
+from .plugin import PLUGIN as _REGISTRATION
 from .services import SEM_EDX, SEM_EDX_DEFAULTS, upload_dir
 
-PLUGIN = "omeroweb_upload"
+PLUGIN = _REGISTRATION.name  # job rows and kinds carry the registry's name
 CRASHED = ("the worker stopped while this file was being imported; it may be partly in OMERO: "
            "check the dataset before uploading it again")
 
@@ -50,7 +51,7 @@ def _set_state(upload_id: str, state: str, message: str | None = None) -> None:
             (state, state, message, message, upload_id))
 
 
-@job_kind("upload_check", plugin=PLUGIN, queue="upload")
+@job_kind("upload_check", plugin=PLUGIN)
 def check_compatibility(ctx: JobContext) -> dict[str, int]:
     upload_id = ctx.params["upload_id"]
     importer = default_importer()
@@ -120,7 +121,7 @@ def _record(upload_id: str, f: dict[str, Any], result: ImportResult, found: list
         tx.execute("UPDATE upload_jobs SET updated_at = now() WHERE id = %s", (upload_id,))
 
 
-@job_kind("upload_import", plugin=PLUGIN, queue="upload")
+@job_kind("upload_import", plugin=PLUGIN)
 def import_job(ctx: JobContext) -> dict[str, Any]:
     from omero_plugin_common.omero_session import acting_for
 

@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from omeroweb.decorators import login_required
 
+from omero_plugin_common.access import is_admin, is_root
 from omero_plugin_common.omero_helpers import can_edit, get_id, get_text, username
 from omero_plugin_common.views import page_views
 from omero_plugin_common.web import RequestError, handle_request_errors, parse_json_body
@@ -24,12 +25,12 @@ _, help_page = page_views(PLUGIN)
 
 
 def _who(conn: Any) -> tuple[str, bool]:
-    return username(conn), bool(conn.isAdmin())
+    return username(conn), is_admin(conn)
 
 
 def _refuse_root_start(conn: Any) -> None:
     # Imports as root would land in the system group; root only looks after others' jobs.
-    if username(conn) == "root":
+    if is_root(conn):
         raise RequestError("root cannot upload; log in as the user who owns the data", 403)
 
 

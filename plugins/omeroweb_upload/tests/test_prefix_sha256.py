@@ -200,7 +200,7 @@ def test_a_request_that_read_a_stale_offset_cannot_cut_off_a_confirmed_chunk(
         upload_dir, world, session_for, monkeypatch, no_reread):
     """Two requests for one offset: the second read the row before the first confirmed it.
     The offset is checked again under the file's lock, before anything is cut off."""
-    from omeroweb_upload import services
+    from omeroweb_upload.services import chunk_upload as services
 
     alice = session_for("alice")
     job = start(alice, DATA)

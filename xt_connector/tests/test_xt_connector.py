@@ -10,7 +10,6 @@ shapes from the OMERO test double).
 """
 
 import hashlib
-import importlib.util
 import json
 import os
 import stat
@@ -26,7 +25,7 @@ from django.views.decorators.http import require_POST
 
 from omero_plugin_common import db
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 XT_DIR = REPO / "xt_connector"
 FAKE_IMARIS = Path(__file__).resolve().parent / "fake_imaris"
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
@@ -34,14 +33,6 @@ sys.path.insert(0, str(XT_DIR))
 sys.path.insert(0, str(FAKE_IMARIS))
 
 import omero_xt_core as core  # noqa: E402
-
-# The upload plugin's own fixtures: its upload folder and the stand-in `omero` importer.
-_spec = importlib.util.spec_from_file_location(
-    "omeroweb_upload_test_fixtures", REPO / "plugins" / "omeroweb_upload" / "tests" / "conftest.py")
-upload_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(upload_fixtures)
-upload_dir = upload_fixtures.upload_dir
-standin_omero = upload_fixtures.standin_omero
 
 PASSWORDS = {"alice": "secret"}
 STATE = {}  # the test's FakeOmero

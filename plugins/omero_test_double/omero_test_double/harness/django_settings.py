@@ -15,4 +15,4 @@ ALLOWED_HOSTS = ["*"]
 # live_server insists on one to flush after each test, so it gets an in-memory SQLite.
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 # nginx sends the Content-Security-Policy in production; the test server sends the same one.
-MIDDLEWARE = (*MIDDLEWARE, "omero_plugin_common.testing.headers.ContentSecurityPolicyMiddleware")  # noqa: F405
+MIDDLEWARE = (*MIDDLEWARE, "omero_test_double.harness.headers.ContentSecurityPolicyMiddleware")  # noqa: F405

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
-from ..plugin import installed_plugins
-from .services import free_port
+from omero_plugin_common.plugin import installed_plugins
+
+from .servers import free_port
 
 MARKER = "OMERO_PLUGINS_TEST_ENV"
 

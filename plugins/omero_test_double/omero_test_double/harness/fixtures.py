@@ -1,4 +1,6 @@
-"""pytest fixtures shared by every plugin's tests (loaded from plugins/conftest.py)."""
+"""pytest fixtures shared by every plugin's tests (loaded from plugins/conftest.py): real
+PostgreSQL and Redis, Celery workers (also on the test double), the job-service account, login
+and chromium."""
 
 from __future__ import annotations
 
@@ -17,8 +19,13 @@ from typing import Any
 import psycopg2
 import pytest
 
+from omero_plugin_common import jobs, omero_session
+from omero_plugin_common import tasks as _tasks  # registers the task eager dispatch runs
+
+from ..login import login_factory
+from ..store import FakeOmero
 from .environment import prepare
-from .services import PostgresServer, RedisServer
+from .servers import PostgresServer, RedisServer
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 SCREENSHOTS = REPO_ROOT / "artifacts" / "screenshots"
@@ -85,8 +92,7 @@ def scratch_db(plugin_services: Services) -> Iterator[str]:
 @pytest.fixture
 def celery_eager() -> Iterator[Any]:
     """Run tasks inline (same hooks, same job rows), for fast tests of job logic."""
-    from omero_plugin_common.celery_app import app
-
+    app = _tasks.app
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = False
     try:
@@ -155,9 +161,6 @@ def job_service(fake_omero: Any) -> Iterator[Any]:
     """The job-service account (an administrator with Sudo) in the test double, and this
     process's omero_session logging in to the double: jobs run inline (celery_eager) can
     act for users. Yields the account's store record."""
-    from omero_plugin_common import omero_session
-    from omero_test_double.login import login_factory
-
     account = fake_omero.add_user(JOB_SERVICE_USER, admin=True, privileges=["Sudo"])
     previous = omero_session.use_gateway_factory(login_factory(fake_omero))
     try:
@@ -180,9 +183,6 @@ class FakeOmeroWorker(WorkerProcess):
         omero.dump(self.state)
 
     def omero_after(self, job_id: Any, timeout: float = 60) -> Any:
-        from omero_plugin_common import jobs
-        from omero_test_double import FakeOmero
-
         done = Path(f"{self.state}.done")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -246,7 +246,7 @@ def _chromium_options(user_data_dir: str) -> Any:
 def browser(request: pytest.FixtureRequest) -> Iterator[Any]:
     """Debian's chromium through chromedriver; a screenshot of the last page is kept in
     artifacts/screenshots/<test>.png whatever the outcome. The test server sends production's
-    Content-Security-Policy (testing.headers); a violation the test left unread fails it."""
+    Content-Security-Policy (harness.headers); a violation the test left unread fails it."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -1,1 +1,0 @@
-"""Test harness of the plugins: real services, Django settings, browser, Celery worker."""
