@@ -16,7 +16,7 @@ Two configurations, each measured the same way:
 Run (needs nginx, openssl and wrk on PATH, and the controller's .venv from bin/setup-controller):
 
     .venv-plugins/bin/python -m pytest -c plugins/pytest.ini --rootdir=plugins \\
-        -p omero_plugin_common.testing.fixtures benchmarks/anonymous_load.py -s
+        -p omero_test_double.harness.fixtures benchmarks/anonymous_load.py -s
 
 Environment: BENCH_SECONDS (default 10) per wrk run; BENCH_CONNECTIONS (default 32).
 Prints per run: requests/s (all answers, and 2xx only), latency percentiles (50/90/99 %) and the
@@ -35,7 +35,7 @@ from pathlib import Path
 
 # upload_gunicorn_local.py beside this file: its test-double WSGI app and its wait for gunicorn.
 sys.path.insert(0, str(Path(__file__).parent))
-from omero_plugin_common.testing.services import free_port
+from omero_test_double.harness.servers import free_port
 from upload_gunicorn_local import WSGI, _wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,7 +117,7 @@ def start_gunicorn(tmp_path, upstream, cache_seconds):
     workers = min(2 * os.cpu_count() + 1, 9)  # the role's default
     env = {**os.environ, "OMERO_PLUGINS_HEALTH_CACHE_SECONDS": str(cache_seconds),
            "OMERO_UPLOAD_DIR": str(tmp_path / "upload"),
-           "DJANGO_SETTINGS_MODULE": "omero_plugin_common.testing.django_settings"}
+           "DJANGO_SETTINGS_MODULE": "omero_test_double.harness.django_settings"}
     log = tmp_path / f"gunicorn-{upstream}.log"
     with open(log, "wb") as handle:
         proc = subprocess.Popen(
