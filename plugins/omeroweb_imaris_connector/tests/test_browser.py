@@ -36,7 +36,7 @@ def test_export_from_the_webclient_selection_then_download(live_server, browser,
     downloads.mkdir()
     browser.execute_cdp_cmd("Browser.setDownloadBehavior",
                             {"behavior": "allow", "downloadPath": str(downloads)})
-    # What the webclient's "Open with › Export to Imaris…" opens: the page with ?image=<id>.
+    # What the webclient's "Open with > Export to Imaris…" opens: the page with ?image=<id>.
     browser.get(f"{live_server.url}{PAGE}?image={image.id}&image=987654")
     wait = _wait(browser)
     wait.until(lambda b: len(_rows(b, "chosen-table")) == 2)
