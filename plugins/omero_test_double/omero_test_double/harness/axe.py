@@ -1,5 +1,5 @@
-"""Accessibility check of the page in the test browser with axe-core (vendor/axe.min.js, from
-npm): `assert_accessible(browser, "omp-preview")` fails on any serious or critical violation and
+"""Accessibility check of the page in the test browser with axe-core (fetched from the npm registry
+at a pinned version by bin/setup-plugins-venv into the per-user cache): `assert_accessible(browser, "omp-preview")` fails on any serious or critical violation and
 keeps the full result in artifacts/axe/<name>.json. `snapshot(browser, name)` keeps a screenshot
 of the state too: every plugin's browser tests call it for each page and main state."""
 
@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from .fixtures import REPO_ROOT, SCREENSHOTS
 
-AXE_JS = Path(__file__).with_name("vendor") / "axe.min.js"
+_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+AXE_JS = _CACHE / "omero-ansible-extended" / "npm" / "axe-core" / "axe.min.js"
 AXE_RESULTS = REPO_ROOT / "artifacts" / "axe"
 BLOCKING = ("serious", "critical")
 
