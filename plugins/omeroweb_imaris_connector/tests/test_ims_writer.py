@@ -325,6 +325,26 @@ def test_memory_is_a_few_chunks_per_worker_on_a_large_streamed_image(fake_omero,
     assert peaks[64] < 1.3 * peaks[32], peaks
 
 
+def test_memory_does_not_grow_with_time_points(tmp_path):
+    """uint16 statistics are 65536 counts (512 KiB) per level while a (t, c) is written; only
+    its range is kept afterwards. 300 time points would hold 150 MiB of counts otherwise."""
+    import tracemalloc
+
+    spec = ImageSpec(64, 64, 2, 1, 300, np.dtype(np.uint16))
+    tile = np.arange(64 * 64, dtype=np.uint16).reshape(64, 64)
+
+    def read(requests):
+        return (tile[:h, :w] for _z, _c, _t, (_x, _y, w, h) in requests)
+
+    tracemalloc.start()
+    try:
+        write_ims(tmp_path / "t.ims", spec, read, WriteOptions(compression=1))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+
+
 # -- non-finite values -----------------------------------------------------------------------
 
 
