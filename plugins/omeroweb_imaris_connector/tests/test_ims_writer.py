@@ -186,11 +186,12 @@ def _peak_bytes(tmp_path, planes):
 
 
 def test_memory_does_not_grow_with_the_image(tmp_path):
-    """numpy's peak is set by the chunk geometry, not the image: a pyramid step reads 2x2x2
-    chunk blocks of the finer level (8 MiB at uint16 with 8 x 256 x 256 chunks). Once the
-    image is deeper than two chunk blocks (16 planes), doubling it changes nothing."""
+    """numpy's peak is set by the chunk geometry and the settings, not the image: at most
+    workers + queue depth level-0 blocks (1 MiB at uint16 with 8 x 256 x 256 chunks) and a
+    few coarser chunks are held (both sizes make 3 levels). Which of them are alive at the
+    peak depends on the threads' timing (1-2 blocks either way on a busy machine)."""
     small, large = _peak_bytes(tmp_path, 32), _peak_bytes(tmp_path, 64)  # 64 and 128 MiB
-    assert large < 1.1 * small, (small, large)
+    assert large < 1.25 * small, (small, large)
     assert large < 24 * 2**20, f"peak {large / 2**20:.1f} MiB"
 
 
