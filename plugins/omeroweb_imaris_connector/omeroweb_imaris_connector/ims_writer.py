@@ -181,6 +181,12 @@ class _Stats:
                                 minlength=HISTOGRAM_BINS).astype(np.uint64)
         return hist
 
+    def settled(self) -> _Stats:
+        """Only the range and the count of non-finite values from now on (frees the counts)."""
+        self.range()
+        self.exact = None
+        return self
+
     def range(self) -> tuple[float, float]:
         if self.exact is not None and self.minimum > self.maximum:
             present = np.flatnonzero(self.exact)
@@ -484,7 +490,9 @@ def _write(h5: h5py.File, spec: ImageSpec, read_tiles: ReadTiles, options: Write
     total = spec.size_t * spec.size_c * z_blocks * blocks_per_slab
     per_image = pipeline.chunk_count()
     remaining = {key: per_image for key in datasets}
-    stats = {key: [_Stats(spec.dtype) for _ in shapes] for key in datasets}
+    # Made when a (t, c) starts and cut to its range when it is done: uint16 counts take
+    # 512 KiB per level, too much to keep for every time point and channel.
+    stats: dict[tuple[int, int], list[_Stats]] = {}
     thumb_y, thumb_x = len(pipeline.thumb_rows), len(pipeline.thumb_cols)
     projections = [np.full((thumb_y, thumb_x), -np.inf) for _ in range(spec.size_c)]
     done = 0
@@ -507,6 +515,8 @@ def _write(h5: h5py.File, spec: ImageSpec, read_tiles: ReadTiles, options: Write
             node = item.node
             key = (node.t, node.c)
             datasets[key][node.level].id.write_direct_chunk(node.start, item.data, 0)
+            if key not in stats:
+                stats[key] = [_Stats(spec.dtype) for _ in shapes]
             stats[key][node.level].merge(item.stats)
             if item.thumbnail is not None:
                 rows, cols, sample = item.thumbnail
@@ -519,6 +529,7 @@ def _write(h5: h5py.File, spec: ImageSpec, read_tiles: ReadTiles, options: Write
             remaining[key] -= 1
             if remaining[key] == 0:
                 _write_statistics(datasets[key], shapes, options, stats[key])
+                stats[key] = [stats[key][0].settled()]
                 report_progress(force=True)
     finally:
         pipeline.shutdown()

@@ -186,11 +186,12 @@ def _peak_bytes(tmp_path, planes):
 
 
 def test_memory_does_not_grow_with_the_image(tmp_path):
-    """numpy's peak is set by the chunk geometry, not the image: a pyramid step reads 2x2x2
-    chunk blocks of the finer level (8 MiB at uint16 with 8 x 256 x 256 chunks). Once the
-    image is deeper than two chunk blocks (16 planes), doubling it changes nothing."""
+    """numpy's peak is set by the chunk geometry and the settings, not the image: at most
+    workers + queue depth level-0 blocks (1 MiB at uint16 with 8 x 256 x 256 chunks) and a
+    few coarser chunks are held (both sizes make 3 levels). Which of them are alive at the
+    peak depends on the threads' timing (1-2 blocks either way on a busy machine)."""
     small, large = _peak_bytes(tmp_path, 32), _peak_bytes(tmp_path, 64)  # 64 and 128 MiB
-    assert large < 1.1 * small, (small, large)
+    assert large < 1.25 * small, (small, large)
     assert large < 24 * 2**20, f"peak {large / 2**20:.1f} MiB"
 
 
@@ -323,6 +324,26 @@ def test_memory_is_a_few_chunks_per_worker_on_a_large_streamed_image(fake_omero,
     block = 8 * 256 * 256 * 2
     assert peaks[64] < 32 * block, f"peak {peaks[64] / 2**20:.1f} MiB of a 512 MiB image"
     assert peaks[64] < 1.3 * peaks[32], peaks
+
+
+def test_memory_does_not_grow_with_time_points(tmp_path):
+    """uint16 statistics are 65536 counts (512 KiB) per level while a (t, c) is written; only
+    its range is kept afterwards. 300 time points would hold 150 MiB of counts otherwise."""
+    import tracemalloc
+
+    spec = ImageSpec(64, 64, 2, 1, 300, np.dtype(np.uint16))
+    tile = np.arange(64 * 64, dtype=np.uint16).reshape(64, 64)
+
+    def read(requests):
+        return (tile[:h, :w] for _z, _c, _t, (_x, _y, w, h) in requests)
+
+    tracemalloc.start()
+    try:
+        write_ims(tmp_path / "t.ims", spec, read, WriteOptions(compression=1))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20, f"peak {peak / 2**20:.1f} MiB"
 
 
 # -- non-finite values -----------------------------------------------------------------------
