@@ -239,6 +239,7 @@ def test_synchronous_mode_gives_up_with_504_and_the_job(fake_omero, lab, login_a
     jobs.request_cancel(body["job_id"])  # its message stays in Redis: no later worker runs it
 
 
+@pytest.mark.usefixtures("no_earlier_exports")
 def test_the_page_lists_only_the_users_exports(alice_client, lab, fake_omero, login_as):
     image, _ = lab
     started = _start(alice_client, image.id)
