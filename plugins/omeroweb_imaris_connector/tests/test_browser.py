@@ -12,7 +12,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from omero_test_double.harness.axe import snapshot
 
-pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("export_dir")]
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("export_dir", "no_earlier_exports")]
 PAGE = "/omeroweb_imaris_connector/"
 
 

@@ -273,6 +273,7 @@ def test_nan_values_are_reported_in_the_job_log(alice_client, fake_omero, export
     assert not any("channel 0" in line for line in job.log)
 
 
+@pytest.mark.usefixtures("no_earlier_exports")
 def test_the_page_lists_only_the_users_exports(alice_client, lab, fake_omero, login_as):
     image, _ = lab
     started = _start(alice_client, image.id)

@@ -200,6 +200,9 @@ async function loadJobs() {
     const response = await fetch(config.listUrl, { credentials: "same-origin" });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const { exports } = await response.json();
+    // The list is rebuilt on each poll: keep the keyboard focus on the same control.
+    const focused = table.contains(document.activeElement)
+      ? document.activeElement.getAttribute("aria-label") : null;
     table.tBodies[0].replaceChildren(...(exports.length ? exports.map((job) => {
       const tr = document.createElement("tr");
       tr.dataset.job = job.id;
@@ -210,6 +213,7 @@ async function loadJobs() {
                 cell(size(job.size), "num"), actionCell(job));
       return tr;
     }) : [emptyRow("No exports yet.", 5)]));
+    if (focused) table.querySelector(`[aria-label="${CSS.escape(focused)}"]`)?.focus();
     const running = exports.filter((j) => !j.finished).length;
     document.getElementById("jobs-status").textContent = running
       ? `${running} export${running === 1 ? "" : "s"} running; this list updates itself.`
