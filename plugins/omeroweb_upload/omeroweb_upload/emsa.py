@@ -19,6 +19,7 @@ MAX_HEADER_LINES = 1000  # the standard has about 60 keywords; vendors add a few
 MAX_POINTS = 65536  # EDS detectors give 1,024 to 16,384 channels
 MAX_LINE_CHARS = 4096  # the standard says 80
 MAX_COLUMNS = 5  # values (Y) or x, y pairs (XY) on one data line
+MAX_VALUE = 1e100  # no count or energy comes near; past 1e300 the plot's axis overflows
 # Every line is a keyword, a data line with at least one point, or blank: a file with more lines
 # is refused before any line is looked at.
 MAX_LINES = MAX_HEADER_LINES + 2 * MAX_POINTS + 16
@@ -169,7 +170,7 @@ def _values(text: str, number: int) -> list[float]:
     comma allowed (the standard's own writer leaves one)."""
     if _DATA_LINE.fullmatch(text):  # the common case, checked in one pass
         values = list(map(float, text.replace(",", " ").split()))
-        if len(values) <= 2 * MAX_COLUMNS and all(map(math.isfinite, values)):
+        if len(values) <= 2 * MAX_COLUMNS and all(-MAX_VALUE <= v <= MAX_VALUE for v in values):
             return values
     # Otherwise find what is wrong, to say so.
     if ";" in text:
@@ -192,6 +193,9 @@ def _values(text: str, number: int) -> list[float]:
         value = _number(token)
         if value is None:
             raise SpectrumError(f"line {number}: {token[:40]!r} is not a finite number")
+        if abs(value) > MAX_VALUE:
+            raise SpectrumError(f"line {number}: {token[:40]!r} is out of range (no count or "
+                                f"energy is beyond {MAX_VALUE:g})")
         values.append(value)
     return values
 
@@ -433,6 +437,9 @@ def _build(keywords: list[Keyword], title: str, rows: list[tuple[int, list[float
             raise SpectrumError(f"line {one['XPERCHAN'].line}: #XPERCHAN must be above zero, "
                                 f"not {one['XPERCHAN'].value[:40]!r}")
         energy = [offset + i * step for i in range(len(counts))]
+        if not -MAX_VALUE <= energy[0] <= energy[-1] <= MAX_VALUE:
+            raise SpectrumError(f"#OFFSET {offset:g} and #XPERCHAN {step:g} put energies out of "
+                                f"range (no energy is beyond {MAX_VALUE:g})")
     declared = None
     npoints = _single(by_name, "NPOINTS", False, warnings)
     if npoints is not None and npoints.value:
