@@ -378,6 +378,39 @@ def _labels(keywords: list[Keyword]) -> list[PeakLabel]:
     return labels
 
 
+def _xy_points(rows: list[tuple[int, list[float]]]) -> tuple[list[float], list[float]]:
+    energy: list[float] = []
+    counts: list[float] = []
+    previous = -math.inf
+    for number, values in rows:
+        if len(values) % 2:
+            raise SpectrumError(f"line {number}: {len(values)} values, but #DATATYPE XY needs "
+                                "x, y pairs")
+        for i in range(0, len(values), 2):
+            if values[i] < previous:
+                raise SpectrumError(f"line {number}: the energy {values[i]:g} is below the one "
+                                    f"before it ({previous:g}); XY data must be in increasing "
+                                    "energy")
+            previous = values[i]
+            energy.append(values[i])
+            counts.append(values[i + 1])
+    return energy, counts
+
+
+def _y_counts(rows: list[tuple[int, list[float]]], columns: int | None) -> list[float]:
+    """Counts in reading order; a line with more values than #NCOLUMNS is more likely x, y
+    pairs declared as Y (read as counts, they would make a plausible but false spectrum)."""
+    counts: list[float] = []
+    for number, values in rows:
+        if len(values) > (columns or 1):
+            raise SpectrumError(
+                f"line {number}: {len(values)} values, but "
+                + (f"#NCOLUMNS is {columns}" if columns else "#NCOLUMNS is not given")
+                + " for #DATATYPE Y: are these x, y pairs? (#DATATYPE XY)")
+        counts.extend(values)
+    return counts
+
+
 def _build(keywords: list[Keyword], title: str, rows: list[tuple[int, list[float]]]) -> Spectrum:
     warnings: list[str] = []
     by_name: dict[str, list[Keyword]] = {}
@@ -397,30 +430,7 @@ def _build(keywords: list[Keyword], title: str, rows: list[tuple[int, list[float
             raise SpectrumError("no #DATATYPE, and data lines hold several values: they could "
                                 "be x, y pairs or several channels per line")
         data_type = "Y"
-    energy: list[float] = []
-    counts: list[float] = []
-    if data_type == "XY":
-        previous = -math.inf
-        for number, values in rows:
-            if len(values) % 2:
-                raise SpectrumError(f"line {number}: {len(values)} values, but #DATATYPE XY "
-                                    "needs x, y pairs")
-            for i in range(0, len(values), 2):
-                if values[i] < previous:
-                    raise SpectrumError(f"line {number}: the energy {values[i]:g} is below the "
-                                        f"one before it ({previous:g}); XY data must be in "
-                                        "increasing energy")
-                previous = values[i]
-                energy.append(values[i])
-                counts.append(values[i + 1])
-    else:
-        for number, values in rows:
-            if len(values) > (columns or 1):
-                raise SpectrumError(
-                    f"line {number}: {len(values)} values, but "
-                    + (f"#NCOLUMNS is {columns}" if columns else "#NCOLUMNS is not given")
-                    + " for #DATATYPE Y: are these x, y pairs? (#DATATYPE XY)")
-            counts.extend(values)
+    energy, counts = _xy_points(rows) if data_type == "XY" else ([], _y_counts(rows, columns))
     if not counts:
         raise SpectrumError("the spectrum has no data points")
     if len(counts) > MAX_POINTS:
