@@ -19,6 +19,7 @@ MAX_HEADER_LINES = 1000  # the standard has about 60 keywords; vendors add a few
 MAX_POINTS = 65536  # EDS detectors give 1,024 to 16,384 channels
 MAX_LINE_CHARS = 4096  # the standard says 80
 MAX_COLUMNS = 5  # values (Y) or x, y pairs (XY) on one data line
+MAX_VALUE = 1e100  # no count or energy comes near; past 1e300 the plot's axis overflows
 # Every line is a keyword, a data line with at least one point, or blank: a file with more lines
 # is refused before any line is looked at.
 MAX_LINES = MAX_HEADER_LINES + 2 * MAX_POINTS + 16
@@ -169,7 +170,7 @@ def _values(text: str, number: int) -> list[float]:
     comma allowed (the standard's own writer leaves one)."""
     if _DATA_LINE.fullmatch(text):  # the common case, checked in one pass
         values = list(map(float, text.replace(",", " ").split()))
-        if len(values) <= 2 * MAX_COLUMNS and all(map(math.isfinite, values)):
+        if len(values) <= 2 * MAX_COLUMNS and all(-MAX_VALUE <= v <= MAX_VALUE for v in values):
             return values
     # Otherwise find what is wrong, to say so.
     if ";" in text:
@@ -192,6 +193,9 @@ def _values(text: str, number: int) -> list[float]:
         value = _number(token)
         if value is None:
             raise SpectrumError(f"line {number}: {token[:40]!r} is not a finite number")
+        if abs(value) > MAX_VALUE:
+            raise SpectrumError(f"line {number}: {token[:40]!r} is out of range (no count or "
+                                f"energy is beyond {MAX_VALUE:g})")
         values.append(value)
     return values
 
@@ -374,6 +378,39 @@ def _labels(keywords: list[Keyword]) -> list[PeakLabel]:
     return labels
 
 
+def _xy_points(rows: list[tuple[int, list[float]]]) -> tuple[list[float], list[float]]:
+    energy: list[float] = []
+    counts: list[float] = []
+    previous = -math.inf
+    for number, values in rows:
+        if len(values) % 2:
+            raise SpectrumError(f"line {number}: {len(values)} values, but #DATATYPE XY needs "
+                                "x, y pairs")
+        for i in range(0, len(values), 2):
+            if values[i] < previous:
+                raise SpectrumError(f"line {number}: the energy {values[i]:g} is below the one "
+                                    f"before it ({previous:g}); XY data must be in increasing "
+                                    "energy")
+            previous = values[i]
+            energy.append(values[i])
+            counts.append(values[i + 1])
+    return energy, counts
+
+
+def _y_counts(rows: list[tuple[int, list[float]]], columns: int | None) -> list[float]:
+    """Counts in reading order; a line with more values than #NCOLUMNS is more likely x, y
+    pairs declared as Y (read as counts, they would make a plausible but false spectrum)."""
+    counts: list[float] = []
+    for number, values in rows:
+        if len(values) > (columns or 1):
+            raise SpectrumError(
+                f"line {number}: {len(values)} values, but "
+                + (f"#NCOLUMNS is {columns}" if columns else "#NCOLUMNS is not given")
+                + " for #DATATYPE Y: are these x, y pairs? (#DATATYPE XY)")
+        counts.extend(values)
+    return counts
+
+
 def _build(keywords: list[Keyword], title: str, rows: list[tuple[int, list[float]]]) -> Spectrum:
     warnings: list[str] = []
     by_name: dict[str, list[Keyword]] = {}
@@ -393,30 +430,7 @@ def _build(keywords: list[Keyword], title: str, rows: list[tuple[int, list[float
             raise SpectrumError("no #DATATYPE, and data lines hold several values: they could "
                                 "be x, y pairs or several channels per line")
         data_type = "Y"
-    energy: list[float] = []
-    counts: list[float] = []
-    if data_type == "XY":
-        previous = -math.inf
-        for number, values in rows:
-            if len(values) % 2:
-                raise SpectrumError(f"line {number}: {len(values)} values, but #DATATYPE XY "
-                                    "needs x, y pairs")
-            for i in range(0, len(values), 2):
-                if values[i] < previous:
-                    raise SpectrumError(f"line {number}: the energy {values[i]:g} is below the "
-                                        f"one before it ({previous:g}); XY data must be in "
-                                        "increasing energy")
-                previous = values[i]
-                energy.append(values[i])
-                counts.append(values[i + 1])
-    else:
-        for number, values in rows:
-            if len(values) > (columns or 1):
-                raise SpectrumError(
-                    f"line {number}: {len(values)} values, but "
-                    + (f"#NCOLUMNS is {columns}" if columns else "#NCOLUMNS is not given")
-                    + " for #DATATYPE Y: are these x, y pairs? (#DATATYPE XY)")
-            counts.extend(values)
+    energy, counts = _xy_points(rows) if data_type == "XY" else ([], _y_counts(rows, columns))
     if not counts:
         raise SpectrumError("the spectrum has no data points")
     if len(counts) > MAX_POINTS:
@@ -433,6 +447,9 @@ def _build(keywords: list[Keyword], title: str, rows: list[tuple[int, list[float
             raise SpectrumError(f"line {one['XPERCHAN'].line}: #XPERCHAN must be above zero, "
                                 f"not {one['XPERCHAN'].value[:40]!r}")
         energy = [offset + i * step for i in range(len(counts))]
+        if not -MAX_VALUE <= energy[0] <= energy[-1] <= MAX_VALUE:
+            raise SpectrumError(f"#OFFSET {offset:g} and #XPERCHAN {step:g} put energies out of "
+                                f"range (no energy is beyond {MAX_VALUE:g})")
     declared = None
     npoints = _single(by_name, "NPOINTS", False, warnings)
     if npoints is not None and npoints.value:

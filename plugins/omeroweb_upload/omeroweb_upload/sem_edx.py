@@ -9,10 +9,12 @@ from typing import Any
 
 from .emsa import MAX_BYTES, PeakLabel, Spectrum, SpectrumError, parse_emsa
 
-__all__ = ["MAX_BYTES", "NAMESPACE", "PeakLabel", "Plot", "Spectrum", "SpectrumError",
-           "attach_spectrum", "merge_labels", "parse_emsa", "plot_spectrum"]
+__all__ = ["MAX_BYTES", "METADATA_NAMESPACE", "NAMESPACE", "PeakLabel", "Plot", "Spectrum",
+           "SpectrumError", "attach_spectrum", "merge_labels", "metadata_pairs", "parse_emsa",
+           "plot_spectrum"]
 
 NAMESPACE = "sem_edx.spectra"
+METADATA_NAMESPACE = "sem_edx.spectra.metadata"  # key-value pairs, on the same target
 MAX_LABELS = 40  # more would not fit on the plot, and each costs placement time
 MAX_TITLE_CHARS = 100
 MAX_DRAWN_POINTS = 2000
@@ -156,13 +158,39 @@ def _height_at(energy: list[float], counts: list[float], at: float) -> float:
 # -- OMERO ----------------------------------------------------------------------------------
 
 
+def metadata_pairs(spectrum: Spectrum) -> list[tuple[str, str]]:
+    """The typed metadata as OMERO key-value pairs (the raw keywords are in the attached
+    text); what the file does not give is left out."""
+    meta = spectrum.metadata
+    energy = spectrum.energy_kev
+    pairs = [("Title", spectrum.title), ("Signal type", meta.signal_type),
+             ("Energy unit in the file", meta.x_units), ("Channels", str(len(energy))),
+             ("Energy range (keV)", f"{energy[0]:g} to {energy[-1]:g}")]
+    if meta.data_type == "Y":
+        kev = 0.001 if meta.x_units == "eV" else 1.0
+        pairs.append(("Channel width (keV)", f"{meta.x_per_channel * kev:g}"))
+    for key, value in (("Beam energy (kV)", meta.beam_kv), ("Live time (s)", meta.live_time_s),
+                       ("Real time (s)", meta.real_time_s),
+                       ("Elevation angle (deg)", meta.elevation_deg),
+                       ("Azimuth angle (deg)", meta.azimuth_deg)):
+        if value is not None:
+            pairs.append((key, f"{value:g}"))
+    if meta.date is not None:
+        pairs.append(("Date", meta.date.isoformat()))
+    if meta.time is not None:
+        pairs.append(("Time", meta.time.isoformat(timespec="minutes")))
+    pairs += [("Warning", warning) for warning in spectrum.warnings]
+    return [(key, value) for key, value in pairs if value]
+
+
 def attach_spectrum(conn: Any, name: str, raw: bytes, spectrum: Spectrum, image_id: int | None,
                     dataset_id: int, options: dict[str, bool], workdir: Any) -> dict[str, Any]:
-    """Attach the text (and the PNG) to the image, or the dataset when no image matches, and
-    write an OMERO.table of energy and counts linked to the dataset. Runs as the user."""
+    """Attach the text, its typed metadata as key-value pairs (and the PNG) to the image, or
+    the dataset when no image matches, and write an OMERO.table of energy (keV) and counts
+    linked to the dataset. Runs as the user."""
     import omero
     import omero.grid
-    from omero.gateway import FileAnnotationWrapper
+    from omero.gateway import FileAnnotationWrapper, MapAnnotationWrapper
     from omero.rtypes import rstring
 
     target = conn.getObject("Image", image_id) if image_id else None
@@ -175,6 +203,12 @@ def attach_spectrum(conn: Any, name: str, raw: bytes, spectrum: Spectrum, image_
                                           desc=spectrum.title or None)
     target.linkAnnotation(ann)
     result["text_annotation"] = ann.getId()
+    summary = MapAnnotationWrapper(conn)
+    summary.setNs(METADATA_NAMESPACE)
+    summary.setValue(metadata_pairs(spectrum))
+    summary.save()
+    target.linkAnnotation(summary)
+    result["metadata_annotation"] = summary.getId()
     if options.get("create_figures_attachments"):
         png_path = workdir / (name.rsplit(".", 1)[0] + ".png")
         png_path.write_bytes(plot_spectrum(spectrum).png)

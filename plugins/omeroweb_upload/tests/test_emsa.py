@@ -284,6 +284,7 @@ def _y(lines: str, header: str = "#DATATYPE: Y\n#NCOLUMNS: 2\n") -> bytes:
     (_y("1, abc\n"), "line 7: 'abc' is not a finite number"),
     (_y("1, nan\n"), "'nan' is not a finite number"),
     (_y("1, 1e999\n"), "'1e999' is not a finite number"),
+    (_y("1, -1e101\n"), "'-1e101' is out of range"),
     (_y("1, 1_000\n"), "'1_000' is not a finite number"),
     (_y("1,,2\n"), "line 7: a value is missing between two commas"),
     (_y("1,5; 2,5\n"), "';' is not an EMSA separator"),
@@ -302,6 +303,7 @@ def _y(lines: str, header: str = "#DATATYPE: Y\n#NCOLUMNS: 2\n") -> bytes:
     (_y("1, 2\n").replace(b"#OFFSET: 0\n", b""), "#DATATYPE Y needs #OFFSET"),
     (_y("1, 2\n").replace(b"#XPERCHAN: 10", b"#XPERCHAN: 0"), "#XPERCHAN must be above zero"),
     (_y("1, 2\n").replace(b"#XPERCHAN: 10", b"#XPERCHAN: ten"), "#XPERCHAN 'ten' is not a"),
+    (_y("1, 2\n").replace(b"#XPERCHAN: 10", b"#XPERCHAN: 1e308"), "put energies out of range"),
     (_y("1, 2\n#NPOINTS: 2\n3, 4\n"), "line 8: keyword #NPOINTS among the data"),
     (_y("1, 2\n#SPECTRUM:\n3, 4\n"), "line 8: a second #SPECTRUM marker"),
     (b"#ENDOFDATA:\n#SPECTRUM:\n", "line 1: #ENDOFDATA before #SPECTRUM"),
@@ -342,7 +344,7 @@ def normal_file(size: int) -> bytes:
     """A valid spectrum of about `size` bytes: 5 counts a line, as many points as allowed,
     longer numbers for larger sizes."""
     points = min(emsa.MAX_POINTS, max(size // 12, 5)) // 5 * 5
-    digits = max(1, min(200, (size - 200) // points - 4))
+    digits = max(1, min(90, (size - 200) // points - 4))
     value = "1" * digits + ".5"
     line = ", ".join([value] * 5) + "\n"
     return (f"#FORMAT : EMSA/MAS Spectral Data File\n#XUNITS : eV\n#DATATYPE : Y\n"

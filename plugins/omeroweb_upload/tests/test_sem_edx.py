@@ -13,7 +13,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from omeroweb_upload.sem_edx import NAMESPACE, merge_labels, parse_emsa, plot_spectrum
+from omeroweb_upload.sem_edx import (
+    METADATA_NAMESPACE,
+    NAMESPACE,
+    merge_labels,
+    parse_emsa,
+    plot_spectrum,
+)
 
 ELEMENTS = [(6, 0.277, "C"), (8, 0.525, "O"), (11, 1.041, "Na"), (12, 1.253, "Mg"),
             (13, 1.486, "Al"), (14, 1.739, "Si"), (19, 3.312, "K"), (20, 3.690, "Ca"),
@@ -206,7 +212,9 @@ def test_upload_in_sem_edx_mode_attaches_spectra_for_the_user(
         upload_dir, world, session_for, standin_omero, celery_eager, job_service):
     omero = world["omero"]
     alice = session_for("alice")
-    files = {"site1/site1.tif": b"tif", "site1/site1.txt": make_spectrum(),
+    typed = ("#BEAMKV   -kV: 20.0\n#LIVETIME  -s: 60.5\n#ELEVANGLE-dg: 35\n"
+             "#DATE        : 07-DEC-2026")
+    files = {"site1/site1.tif": b"tif", "site1/site1.txt": make_spectrum(extra_header=typed),
              "site1/broken.txt": make_spectrum(cut=True), "site1/overview.tif": b"tif",
              # In eV, and its #NPOINTS disagrees with its data: a warning, not a failure.
              "site1/spot 2.txt": make_spectrum(title="Spot 2", unit="eV", npoints=1000)}
@@ -242,6 +250,12 @@ def test_upload_in_sem_edx_mode_attaches_spectra_for_the_user(
     attached = {a.getFile().getName(): a for a in image.listAnnotations(ns=NAMESPACE)}
     assert set(attached) == {"site1.txt", "site1.png"}
     assert all(a.getDetails().getOwner().getOmeName() == "alice" for a in attached.values())
+    [summary] = image.listAnnotations(ns=METADATA_NAMESPACE)
+    assert summary.getDetails().getOwner().getOmeName() == "alice"
+    assert summary.getValue() == [
+        ("Title", "Site 1"), ("Energy unit in the file", "keV"), ("Channels", "1024"),
+        ("Energy range (keV)", "0 to 10.23"), ("Beam energy (kV)", "20"),
+        ("Live time (s)", "60.5"), ("Elevation angle (deg)", "35"), ("Date", "2026-12-07")]
     dataset = next(d for d in conn.getObject("Project", world["project"].id).listChildren()
                    if d.getName() == "site1")
     tables = {a.getFile().getName(): a for a in dataset.listAnnotations(ns=NAMESPACE)}
@@ -249,6 +263,10 @@ def test_upload_in_sem_edx_mode_attaches_spectra_for_the_user(
     overview = conn.getObject("Image", states["site1/overview.tif"]["image_ids"][0])
     assert [a.getFile().getName() for a in overview.listAnnotations(ns=NAMESPACE)] == [
         "spot 2.txt", "spot 2.png"]
+    [summary] = overview.listAnnotations(ns=METADATA_NAMESPACE)
+    assert ("Energy unit in the file", "eV") in summary.getValue()
+    assert ("Energy range (keV)", "0 to 10.23") in summary.getValue()
+    assert ("Warning", warning.removeprefix("warning: ")) in summary.getValue()
     plots = [i.getName() for i in dataset.listChildren()]
     assert sorted(plots) == ["overview.tif", "site1.tif", "site1_spectrum.png",
                              "spot 2_spectrum.png"]
