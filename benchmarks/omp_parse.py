@@ -17,7 +17,8 @@ pairs_for (one name at a time, each result dropped) with its parse_filename call
 Without `--original`, absolute rates only. Goal: at least 1.5x the original on every kind, for
 every entry point.
 
-    .venv-plugins/bin/python benchmarks/omp_parse.py [--names N] [--repeat N] [--original DIR]
+    .venv-plugins/bin/python benchmarks/omp_parse.py [--names N] [--repeat N] [--kind TEXT]
+        [--original DIR]
 """
 
 from __future__ import annotations
@@ -147,6 +148,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--original", type=Path, help="the original's omeroweb_omp_plugin dir")
+    parser.add_argument("--kind", default="", help="only the corpus kinds containing this text")
     args = parser.parse_args()
     original = load_original(args.original) if args.original else None
 
@@ -156,6 +158,8 @@ def main() -> None:
     print(header)
     worst = float("inf")
     for kind, (make, settings) in KINDS.items():
+        if args.kind not in kind:
+            continue
         rng = random.Random(f"{args.seed}:{kind}")  # noqa: S311 (a reproducible corpus)
         names = [make(rng) for _ in range(args.names)]
         pattern = (parsing.safe_regex.compile_pattern(settings.regex)

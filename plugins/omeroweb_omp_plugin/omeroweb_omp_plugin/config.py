@@ -34,7 +34,8 @@ SETTINGS = SettingsGroup("omeroweb_omp_plugin", (
             "Images per OMERO call (annotations and links saved together) in the write jobs.",
             default=500, parser=parse_int, minimum=1, maximum=5000, attr="batch_size"),
     Setting("OMP_REGEX_TIME_LIMIT_SECONDS",
-            "Time budget of a user or AI regex over one preview or one job batch.",
+            "CPU seconds for parsing one preview or one job batch (compiling a user or AI regex, "
+            "cleaning, hyphen protection, splitting, matching); CPU time, not wall time.",
             default=2.0, parser=parse_float, minimum=0.01, maximum=10,
             attr="regex_time_limit"),
     Setting("OMP_AI_TIMEOUT_SECONDS", "Timeout of one request to an AI provider.",

@@ -92,12 +92,34 @@ def test_preview_parses_and_flags_writable_images(client, lab, as_user):
 
 def test_preview_refuses_a_catastrophic_regex_with_400(client, lab, as_user):
     owner = lab.alice
-    lab.omero.add_image("a" * 3000 + "b.tif", owner=owner, group=lab.lab, dataset=lab.dataset)
+    lab.omero.add_image("a" * 900 + "b.tif", owner=owner, group=lab.lab, dataset=lab.dataset)
     as_user("alice")
     response = post(client, "preview/", {"dataset_ids": [lab.dataset.id],
                                          "parser": {"mode": "regex", "regex": "(a|aa)+$"}})
     assert response.status_code == 400
     assert "CPU time" in response.json()["error"]["message"]
+
+
+def test_preview_says_when_the_datasets_hold_more_images_than_it_shows(client, lab, as_user,
+                                                                     monkeypatch):
+    from omeroweb_omp_plugin.config import omp_settings
+
+    for n in range(8):
+        lab.omero.add_image(f"P3_x_pos{n}.tif", owner=lab.alice, group=lab.lab,
+                            dataset=lab.dataset)
+    monkeypatch.setenv("OMP_PREVIEW_MAX_IMAGES", "10")
+    omp_settings.cache_clear()
+    try:
+        as_user("alice")
+        body = {"dataset_ids": [lab.dataset.id], "parser": PARSER}
+        payload = post(client, "preview/", body).json()
+        assert payload["count"] == 10 and "first 10 images" in payload["notice"]
+        monkeypatch.setenv("OMP_PREVIEW_MAX_IMAGES", "11")
+        omp_settings.cache_clear()
+        payload = post(client, "preview/", body).json()
+        assert payload["count"] == 11 and "notice" not in payload
+    finally:
+        omp_settings.cache_clear()
 
 
 def test_post_without_csrf_token_is_refused(lab, as_user):

@@ -202,12 +202,16 @@ def _make_values_fn(settings: ParserSettings, pattern: safe_regex.SafePattern | 
                           kept_char in kept and kept_char not in base)
         if spaces and " " in base:
             return finish(split(base), True, False)
-        out = [*filter(None, split(base))]
+        out = split(base)
+        if "" in out:  # cheaper than always copying: most names have no empty pieces
+            out = [*filter(None, out)]
         return out if len(out) <= most else out[:most]
 
     if not protect and not spaces:  # the common separators case, without the tests above
         def values(base: str) -> list[str]:
-            out = [*filter(None, split(base))]
+            out = split(base)
+            if "" in out:
+                out = [*filter(None, out)]
             return out if len(out) <= most else out[:most]
 
     return values
