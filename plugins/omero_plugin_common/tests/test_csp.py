@@ -1,5 +1,6 @@
 """Production's Content-Security-Policy in the browser tests: the test server sends it, OMERO.web's
-login page works under it, and a page that breaks it is caught (omero_test_double.harness.headers)."""
+login page works under it, and a page that breaks it is caught
+(omero_test_double.harness.headers)."""
 
 import threading
 import urllib.request
@@ -18,7 +19,7 @@ def test_the_policy_is_the_roles_default():
 
 @pytest.mark.browser
 def test_omero_web_login_page_works_under_the_policy(live_server, browser):
-    with urllib.request.urlopen(f"{live_server.url}/webclient/login/") as response:
+    with urllib.request.urlopen(f"{live_server.url}/webclient/login/") as response:  # noqa: S310
         assert response.headers.get_all("Content-Security-Policy") == [content_security_policy()]
     browser.get(f"{live_server.url}/webclient/login/")
     assert browser.title == "OMERO.web - Login"
@@ -34,7 +35,7 @@ PAGE = b"""<!doctype html><html><head><title>probe</title>
 
 
 class _Probe(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 (http.server's name)
+    def do_GET(self):
         port = self.server.server_address[1]
         body = (PAGE % port) if self.path == "/" else b"window.foreignRan = true;"
         self.send_response(200)
