@@ -1,6 +1,8 @@
 """The verification of the host `make up` converged (the README's main command, which `bin/test
 system` runs twice before these tests). By hand, against a running demo:
-    .venv/bin/pytest tests/system --hosts=ansible://oae-demo --ansible-inventory=inventories/local
+    .venv/bin/pytest tests/system --hosts=ssh://root@10.231.0.50 \
+        --ssh-identity-file=~/.cache/omero-ansible-extended/lab/ssh/id_ed25519 \
+        --ssh-extra-args="-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no"
 """
 
 import os
