@@ -7,6 +7,7 @@ unit's last journal lines (empty when the platform is healthy)."""
 
 import datetime
 import json
+import re
 import shlex
 import time
 
@@ -69,11 +70,15 @@ def prometheus_api(host, path):
     return json.loads(out.stdout)["data"]
 
 
+_RFC3339 = re.compile(r"^(?P<whole>[^.Z+]+?(?:T[\d:]+)?)(?:\.(?P<fraction>\d+))?(?P<zone>Z|[+-]\d\d:\d\d)$")
+
+
 def _epoch(stamp):
-    """Prometheus' RFC 3339 time (nanoseconds, Z) as epoch seconds."""
-    whole, _, rest = stamp.rstrip("Z").partition(".")
-    fraction = float("0." + rest) if rest else 0.0
-    return datetime.datetime.fromisoformat(whole).replace(tzinfo=datetime.UTC).timestamp() + fraction
+    """Prometheus' RFC 3339 time (nanoseconds, Z or an offset) as epoch seconds."""
+    parts = _RFC3339.match(stamp)
+    zone = "+00:00" if parts["zone"] == "Z" else parts["zone"]
+    whole = datetime.datetime.fromisoformat(parts["whole"] + zone).timestamp()
+    return whole + (float("0." + parts["fraction"]) if parts["fraction"] else 0.0)
 
 
 def wait_for_rule_evaluation(host, after, timeout=180):

@@ -1,8 +1,7 @@
 """The verification of the host `make up` converged (the README's main command, which `bin/test
 system` runs twice before these tests). By hand, against a running demo:
-    .venv/bin/pytest tests/system --hosts=ssh://root@10.231.0.50 \
-        --ssh-identity-file=~/.cache/omero-ansible-extended/lab/ssh/id_ed25519 \
-        --ssh-extra-args="-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no"
+    .venv/bin/pytest tests/system --hosts=ssh://10.231.0.50 --ssh-config=artifacts/logs/demo-ssh-config
+(the ssh config bin/test writes: user root, the lab's key, no known-hosts file)
 """
 
 import os

@@ -15,6 +15,8 @@ BROKEN_UNIT = "oae-operator-check-broken.service"
 
 def test_the_platform_is_healthy_as_an_operator_sees_it(host):
     found = operator_view.problems({HOST_NAME: host}, prometheus_host=HOST_NAME)
+    # A second run on the same boot still finds the failure the test below caused on purpose.
+    found = [f for f in found if BROKEN_UNIT not in f.split(";")[0]]
     assert not found, "\n\n".join(found)
 
 
