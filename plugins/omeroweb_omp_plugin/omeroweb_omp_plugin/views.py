@@ -20,7 +20,15 @@ from . import jobs  # noqa: F401  (registers the job kinds in the web process)
 from .config import omp_settings
 from .plugin import PLUGIN
 from .services import ai, omero_io, parsing, store
-from .web_helpers import dataset_ids, is_root, omp_view, positive_id, text_field
+from .web_helpers import (
+    batch_size,
+    dataset_ids,
+    image_ids,
+    is_root,
+    omp_view,
+    positive_id,
+    text_field,
+)
 
 DELETE_CONFIRMATION = "DELETE"
 
@@ -36,6 +44,8 @@ def index(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
         "user_settings", "user_settings_save", "user_data_delete_api_keys",
         "user_data_delete_variable_sets", "user_data_delete_all", "help")}
     config = {"user": username(conn), "isRoot": is_root(conn), "urls": urls,
+              "webclient": reverse("webindex"),
+              "maxVariableSets": parsing.MAX_VARIABLE_SETS,
               "defaults": {"variables": list(parsing.DEFAULT_VARIABLES),
                            "separators": list(parsing.SEPARATORS),
                            "maxVariables": parsing.MAX_VARIABLES,
@@ -77,13 +87,22 @@ def preview(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
     """{dataset_ids, parser} → one row of parsed values per image."""
     body = parse_json_body(request)
     settings = parsing.ParserSettings.from_dict(body.get("parser", {}))
-    refs = _filenames(conn, body, omp_settings().preview_max_images)
-    rows = parsing.preview([r.name for r in refs], settings,
+    limit = omp_settings().preview_max_images
+    refs: list[tuple[int, omero_io.ImageRef]] = []
+    seen: set[int] = set()
+    for dataset_id in dataset_ids(body):  # per dataset, so each row names its dataset
+        for ref in omero_io.dataset_images(conn, [dataset_id], limit=limit - len(refs)):
+            if ref.id not in seen:
+                seen.add(ref.id)
+                refs.append((dataset_id, ref))
+        if len(refs) >= limit:
+            break
+    rows = parsing.preview([r.name for _, r in refs], settings,
                            deadline_seconds=omp_settings().regex_time_limit)
-    for ref, row in zip(refs, rows, strict=True):
-        row["image_id"], row["writable"] = ref.id, ref.writable
+    for (dataset_id, ref), row in zip(refs, rows, strict=True):
+        row["image_id"], row["dataset_id"], row["writable"] = ref.id, dataset_id, ref.writable
     return JsonResponse({"rows": rows, "count": len(rows),
-                         "writable": sum(1 for r in refs if r.writable)})
+                         "writable": sum(1 for _, r in refs if r.writable)})
 
 
 def _ai_request(conn: Any, body: dict[str, Any]) -> tuple[str, str | None, str | None,
@@ -129,9 +148,15 @@ def ai_parse(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
                                   for n, v in zip(names, rows, strict=True)]})
 
 
-def _submit(conn: Any, kind: str, params: dict[str, Any]) -> JsonResponse:
+def _submit(conn: Any, kind: str, params: dict[str, Any], body: dict[str, Any]) -> JsonResponse:
     for dataset_id in params["dataset_ids"]:  # visible to this user, or 404
         omero_io.dataset_images(conn, [dataset_id], limit=1)
+    chosen = image_ids(body, omp_settings().preview_max_images)
+    if chosen is not None:
+        params["image_ids"] = chosen
+    size = batch_size(body)
+    if size is not None:
+        params["batch_size"] = size
     job = platform_jobs.submit(kind, username(conn), params)
     return JsonResponse(_progress_payload(job), status=202)
 
@@ -147,7 +172,7 @@ def _delete_mode(body: dict[str, Any]) -> str:
 
 def _confirmed(body: dict[str, Any]) -> None:
     if body.get("confirm") != DELETE_CONFIRMATION:
-        raise RequestError(f"type {DELETE_CONFIRMATION} to confirm the deletion",
+        raise RequestError(f"Type {DELETE_CONFIRMATION} in the box to confirm the deletion.",
                            code="confirmation_required")
 
 
@@ -157,14 +182,14 @@ def start_job(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
     settings = parsing.ParserSettings.from_dict(body.get("parser", {}))
     return _submit(conn, "omp_write", {"dataset_ids": dataset_ids(body),
                                        "parser": settings.as_dict(),
-                                       "delete_mode": _delete_mode(body)})
+                                       "delete_mode": _delete_mode(body)}, body)
 
 
 @omp_view("POST", limited=True)
 def start_acq_job(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
     body = parse_json_body(request)
     return _submit(conn, "omp_acquisition", {"dataset_ids": dataset_ids(body),
-                                             "delete_mode": _delete_mode(body)})
+                                             "delete_mode": _delete_mode(body)}, body)
 
 
 @omp_view("POST", limited=True)
@@ -172,7 +197,7 @@ def start_delete_all_job(request: HttpRequest, conn: Any = None, **_: Any) -> Js
     body = parse_json_body(request)
     ids = dataset_ids(body)
     _confirmed(body)
-    return _submit(conn, "omp_delete_all", {"dataset_ids": ids})
+    return _submit(conn, "omp_delete_all", {"dataset_ids": ids}, body)
 
 
 @omp_view("POST", limited=True)
@@ -180,7 +205,7 @@ def start_delete_plugin_job(request: HttpRequest, conn: Any = None, **_: Any) ->
     body = parse_json_body(request)
     ids = dataset_ids(body)
     _confirmed(body)
-    return _submit(conn, "omp_delete_plugin", {"dataset_ids": ids})
+    return _submit(conn, "omp_delete_plugin", {"dataset_ids": ids}, body)
 
 
 def _progress_payload(job: platform_jobs.Job) -> dict[str, Any]:

@@ -101,8 +101,33 @@ def dataset_ids(body: dict[str, Any]) -> list[int]:
     if (not isinstance(ids, list) or not 1 <= len(ids) <= MAX_DATASETS
             or not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63
                        for i in ids)):
-        raise RequestError(f"dataset_ids must be a list of 1 to {MAX_DATASETS} dataset ids")
+        raise RequestError("Choose at least one dataset." if not ids else
+                           f"Choose at most {MAX_DATASETS} datasets at a time.",
+                           code="no_datasets")
     return list(dict.fromkeys(ids))
+
+
+def image_ids(body: dict[str, Any], limit: int) -> list[int] | None:
+    """The images the user kept ticked in the preview; None: every image of the datasets."""
+    ids = body.get("image_ids")
+    if ids is None:
+        return None
+    if (not isinstance(ids, list) or not 1 <= len(ids) <= limit
+            or not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63
+                       for i in ids)):
+        raise RequestError("Tick at least one image in the preview." if not ids else
+                           f"At most {limit} images can be chosen one by one.")
+    return list(dict.fromkeys(ids))
+
+
+def batch_size(body: dict[str, Any]) -> int | None:
+    """The user's images per job step (their setting); None: the site's default."""
+    size = body.get("batch_size")
+    if size is None:
+        return None
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 5000:
+        raise RequestError("Images per job step must be a whole number from 1 to 5000.")
+    return size
 
 
 def positive_id(raw: Any, name: str) -> int:

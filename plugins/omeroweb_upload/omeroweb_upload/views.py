@@ -38,6 +38,8 @@ def index(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
     settings = upload_settings()
     config = {
         "user": username(conn),
+        "isRoot": username(conn) == "root",
+        "webclient": reverse("webindex"),
         "chunkBytes": settings.chunk_bytes,
         "concurrency": 3,  # files sent in parallel (the original's OMERO_WEB_UPLOAD_CONCURRENCY)
         "specialMethods": not settings.disable_special_methods,
@@ -112,6 +114,13 @@ def confirm(request: HttpRequest, job_id: str, conn: Any = None, **_: Any) -> Js
 def start_import(request: HttpRequest, job_id: str, conn: Any = None, **_: Any
                  ) -> JsonResponse:
     return JsonResponse(services.start_import(job_id, *_who(conn)), status=202)
+
+
+@require_POST
+@login_required()
+@handle_request_errors
+def cancel(request: HttpRequest, job_id: str, conn: Any = None, **_: Any) -> JsonResponse:
+    return JsonResponse(services.cancel(job_id, *_who(conn)))
 
 
 @never_cache

@@ -234,6 +234,7 @@ def test_jobs_belong_to_their_owner(upload_dir, world, session_for, route):
 
 POSTS = ["/omeroweb_upload/start/", "/omeroweb_upload/prune/{job}/",
          "/omeroweb_upload/confirm/{job}/", "/omeroweb_upload/import/{job}/",
+         "/omeroweb_upload/cancel/{job}/",
          "/omeroweb_upload/user-settings/",
          "/omeroweb_upload/special-method-settings/sem_edx_spectra/",
          "/omeroweb_upload/sem-edx-preview/"]

@@ -66,7 +66,8 @@ def list_datasets(conn, project_id: int) -> list[dict]:
     project = conn.getObject("Project", project_id)
     if project is None:
         raise NotFound(f"project {project_id} not found")
-    return [{"id": d.getId(), "name": get_text(d.getName())} for d in project.listChildren()]
+    return [{"id": d.getId(), "name": get_text(d.getName()), "image_count": d.countChildren()}
+            for d in project.listChildren()]
 
 
 def dataset_images(conn, dataset_ids: Sequence[int], limit: int | None = None
