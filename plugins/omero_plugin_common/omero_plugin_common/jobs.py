@@ -190,6 +190,14 @@ def get(job_id: uuid.UUID | str) -> Job | None:
     return Job.from_row(row) if row else None
 
 
+def recent(kind: str, owner: str, limit: int = 50) -> list[Job]:
+    """The owner's jobs of one kind, newest first (what a page lists after a reload)."""
+    with db.transaction() as tx:
+        rows = tx.fetchall("SELECT * FROM plugin_jobs WHERE owner = %s AND kind = %s"
+                           " ORDER BY created_at DESC LIMIT %s", (owner, kind, limit))
+    return [Job.from_row(r) for r in rows]
+
+
 def visible_job(job_id: str, username: str, is_admin: bool, plugin: str | None = None
                 ) -> Job | None:
     """The job if this user may see it (owner, or admin); None otherwise (→ 404, no leak)."""
