@@ -44,15 +44,23 @@ def index(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
         "user_settings", "user_settings_save", "user_data_delete_api_keys",
         "user_data_delete_variable_sets", "user_data_delete_all", "help")}
     config = {"user": username(conn), "isRoot": is_root(conn), "urls": urls,
-              "webclient": reverse("webindex"),
               "maxVariableSets": parsing.MAX_VARIABLE_SETS,
               "defaults": {"variables": list(parsing.DEFAULT_VARIABLES),
                            "separators": list(parsing.SEPARATORS),
                            "maxVariables": parsing.MAX_VARIABLES,
                            "providers": list(ai.PROVIDERS)},
-              "deleteConfirmation": DELETE_CONFIRMATION}
+              "deleteConfirmation": DELETE_CONFIRMATION,
+              "preselectProject": _preselected_project(request, conn)}
     return render(request, "omeroweb_omp_plugin/index.html",
                   {"plugin_title": PLUGIN.title, "page_config": config})
+
+
+def _preselected_project(request: HttpRequest, conn: Any) -> int | None:
+    """Opened from the webclient on a dataset (?dataset=5): the project to show it in."""
+    raw = request.GET.get("dataset", "").split(",")[0]
+    if is_root(conn) or not raw.isdigit() or not 0 < int(raw) < 2**63:
+        return None
+    return omero_io.project_of_dataset(conn, int(raw))
 
 
 @require_GET

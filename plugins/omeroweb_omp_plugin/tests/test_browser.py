@@ -6,7 +6,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from omero_plugin_common.testing.fixtures import SCREENSHOTS
+from omero_plugin_common.testing.axe import snapshot
 
 from .conftest import map_values
 
@@ -19,8 +19,8 @@ def _wait(browser, timeout=30):
 
 
 def _shot(browser, name):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(SCREENSHOTS / f"omp-{name}.png"))
+    """A full-page screenshot of this state, and axe-core finds no serious violation."""
+    snapshot(browser, f"omp-{name}")
 
 
 def _open(browser, live_server, lab, collab=False):
@@ -57,6 +57,7 @@ def test_main_page(live_server, browser, lab, login_as):
                              "Image acquisition", "Specific experimental conditions"]
     groups = [g.get_attribute("label") for g in browser.find_elements(By.TAG_NAME, "optgroup")]
     assert groups == ["Read-annotate groups"]
+    _shot(browser, "page")
     assert browser.get_log("browser") == []
 
 
@@ -66,6 +67,7 @@ def test_root_sees_the_refusal(live_server, browser, lab, login_as):
     browser.get(live_server.url + PAGE)
     _wait(browser).until(ec.visibility_of_element_located((By.ID, "root-refused")))
     assert not browser.find_element(By.ID, "omp-app").is_displayed()
+    _shot(browser, "root")
 
 
 @pytest.mark.browser
@@ -80,7 +82,7 @@ def test_preview(live_server, browser, lab, login_as):
     assert cells == ["", "P2_T-cell_plastic_pos3.tif", str(lab.dataset.id),
                      str(lab.images[2].id), "P2", "T-cell", "plastic", "pos3"]
     assert "3 image(s), 3 you may annotate" in browser.find_element(By.ID, "message").text
-    browser.execute_script("document.getElementById('parser').scrollIntoView()")
+    _shot(browser, "preview")
     assert browser.get_log("browser") == []
 
 
@@ -106,16 +108,14 @@ def test_running_job_progress_survives_reload(live_server, browser, lab, login_a
     wait.until(lambda b: any("/ 303" in s.text and "left" in s.text for s in b.find_elements(
         By.CSS_SELECTOR, "#job[data-state=running] .job-summary")))
     browser.execute_script("document.getElementById('actions').scrollIntoView()")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(SCREENSHOTS / "omp_running_job.png"))
+    _shot(browser, "running-job")
     wait.until(ec.visibility_of_element_located((By.ID, "job-cancel"))).click()
     _wait(browser, 60).until(ec.presence_of_element_located(
         (By.CSS_SELECTOR, "#job[data-state=cancelled]")))
     # Defect 2: the outcome is in section 3, and a cancel is a note, not an error.
     outcome = _wait(browser).until(lambda b: b.find_element(
-        By.CSS_SELECTOR, "#actions #job-message.note"))
+        By.CSS_SELECTOR, "#actions #job-message[data-kind=info]"))
     assert outcome.text.startswith("The job was cancelled after")
-    assert "error" not in outcome.get_attribute("class")
     assert browser.find_element(By.ID, "message").text == ""
     assert browser.find_element(By.ID, "job-write").is_enabled()
     _shot(browser, "cancelled")
@@ -206,7 +206,7 @@ def test_messages_are_sentences_in_their_own_section(live_server, browser, lab, 
     browser.find_element(By.ID, "job-delete-all").click()  # DELETE not typed
     _wait(browser).until(ec.text_to_be_present_in_element(
         (By.ID, "job-message"), "Type DELETE in the box to confirm the deletion."))
-    assert "error" in browser.find_element(By.ID, "job-message").get_attribute("class")
+    assert browser.find_element(By.ID, "job-message").get_attribute("data-kind") == "error"
     assert "3 image(s)" in browser.find_element(By.ID, "message").text  # section 2 untouched
     _shot(browser, "delete-refused")
 
@@ -223,6 +223,7 @@ def test_every_control_has_a_label(live_server, browser, lab, login_as):
     assert browser.execute_script(UNNAMED) == []
     browser.find_element(By.ID, "settings-open").click()
     assert browser.execute_script(UNNAMED) == []
+    _shot(browser, "settings-open")
     for control in ("regex", "ai-provider", "key-provider", "api-key", "varsets",
                     "varset-name"):
         assert browser.find_element(By.ID, control).accessible_name, control
@@ -358,3 +359,19 @@ def test_sets_search_settings_key_visibility_and_ai_review(live_server, browser,
                                                 "Default settings restored."))
     assert store.get_settings("alice") == {}
     assert browser.get_log("browser") == []
+
+
+@pytest.mark.browser
+def test_opened_from_the_webclient_on_a_dataset(live_server, browser, lab, login_as):
+    """"Parse filenames…" on a dataset: its project is chosen and only that dataset ticked."""
+    other = lab.omero.add_dataset("D2", owner=lab.alice, group=lab.lab, project=lab.project)
+    login_as(lab.omero.connect("alice"))
+    browser.get(f"{live_server.url}{PAGE}?dataset={other.id}")
+    _wait(browser).until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "input.dataset")) == 2)
+    assert Select(browser.find_element(By.ID, "project")).first_selected_option.get_attribute(
+        "value") == str(lab.project.id)
+    ticked = [i.get_attribute("value") for i in
+              browser.find_elements(By.CSS_SELECTOR, "input.dataset:checked")]
+    assert ticked == [str(other.id)]
+    link = browser.find_element(By.ID, "project-link").get_attribute("href")
+    assert link.endswith(f"/webclient/?show=project-{lab.project.id}")

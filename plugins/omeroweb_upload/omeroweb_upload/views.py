@@ -39,7 +39,6 @@ def index(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
     config = {
         "user": username(conn),
         "isRoot": username(conn) == "root",
-        "webclient": reverse("webindex"),
         "chunkBytes": settings.chunk_bytes,
         "concurrency": 3,  # files sent in parallel (the original's OMERO_WEB_UPLOAD_CONCURRENCY)
         "specialMethods": not settings.disable_special_methods,

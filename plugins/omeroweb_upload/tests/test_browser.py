@@ -10,12 +10,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from omero_plugin_common.testing.fixtures import SCREENSHOTS
+from omero_plugin_common.testing.axe import snapshot
 
 
 def _shot(browser, name):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(SCREENSHOTS / f"upload-{name}.png"))
+    """A full-page screenshot of this state, and axe-core finds no serious violation."""
+    snapshot(browser, f"upload-{name}")
 
 
 @pytest.fixture

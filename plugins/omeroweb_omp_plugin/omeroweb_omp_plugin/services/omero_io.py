@@ -70,6 +70,15 @@ def list_datasets(conn, project_id: int) -> list[dict]:
             for d in project.listChildren()]
 
 
+def project_of_dataset(conn, dataset_id: int) -> int | None:
+    """The project holding this dataset (the first, if linked to several), for the page opened
+    from the webclient on a dataset; None when it is orphaned or not visible."""
+    _all_groups(conn)
+    dataset = conn.getObject("Dataset", dataset_id)
+    parents = dataset.listParents() if dataset is not None else []
+    return min((p.getId() for p in parents), default=None)
+
+
 def dataset_images(conn, dataset_ids: Sequence[int], limit: int | None = None
                    ) -> list[ImageRef]:
     """The images of these datasets (one query per dataset), in name order, de-duplicated."""

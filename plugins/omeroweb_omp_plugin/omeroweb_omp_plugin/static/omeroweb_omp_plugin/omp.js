@@ -2,16 +2,21 @@
 // Every request goes to the plugin's JSON routes; jobs are followed with the shared
 // job-progress module, and the running job's URL is kept in localStorage across reloads.
 import { pageConfig, postJson, watchJob } from "../omero_plugin_common/job-progress.js";
+import { preselection, webclientLink, webclientUrl } from "../omero_plugin_common/links.js";
 
 const config = pageConfig();
 const urls = config.urls || {};
 const defaults = config.defaults || {};
 const $ = (id) => document.getElementById(id);
 const JOB_KEY = `omp-job:${config.user}`;
+// What the webclient's "Parse filenames…" entry passed (?project=3 or ?dataset=5&dataset=7).
+const chosenAtStart = preselection();
 const state = {
   projects: null, datasets: [], datasetSort: { key: "name", dir: 1 },
   rows: [], rowSort: { key: "name", dir: 1 }, sets: [], settings: {}, aiAnswer: null,
   jobRunning: false,
+  pendingProject: String(config.preselectProject || chosenAtStart.project[0] || ""),
+  pendingDatasets: chosenAtStart.dataset,
 };
 
 async function getJson(url) {
@@ -21,12 +26,12 @@ async function getJson(url) {
   return body;
 }
 
-// kind: "" (plain), "error" or "note" (neutral: a cancel is not an error).
-function tell(id, text, kind = "") {
+// kind: the shared stylesheet's message kinds: ok, info (neutral: a cancel is not an
+// error), warn, error.
+function tell(id, text, kind = "ok") {
   const node = $(id);
   node.textContent = text;
-  node.classList.toggle("error", kind === "error");
-  node.classList.toggle("note", kind === "note");
+  node.dataset.kind = kind;
 }
 
 const say = (text, kind) => tell("message", text, kind);
@@ -53,13 +58,6 @@ function option(value, text) {
   return node;
 }
 
-function webclientLink(kind, id, text) {
-  const a = document.createElement("a");
-  a.href = `${config.webclient}?show=${kind}-${id}`;
-  a.textContent = text;
-  return a;
-}
-
 // A modal question; resolves true only when the user presses the named action.
 function confirmAction(text, okLabel = "Delete") {
   const dialog = $("confirm-dialog");
@@ -80,6 +78,8 @@ const PROJECT_GROUPS = [["owned", "My projects"], ["collab_rw", "Read-write grou
 async function loadProjects() {
   state.projects = await getJson(urls.projects);
   $("collab-option").hidden = !state.projects.collab_available;
+  const wanted = Number(state.pendingProject);
+  if (wanted && !state.projects.owned.some((p) => p.id === wanted)) $("collab").checked = true;
   renderProjects();
 }
 
@@ -87,7 +87,7 @@ function renderProjects() {
   const payload = state.projects;
   if (!payload) return;
   const select = $("project");
-  const current = select.value || new URLSearchParams(location.search).get("project") || "";
+  const current = select.value || state.pendingProject;
   const needle = $("project-search").value.trim().toLowerCase();
   select.replaceChildren(option("", "Choose a project"));
   let shown = 0;
@@ -105,6 +105,7 @@ function renderProjects() {
   if (needle && !shown) select.replaceChildren(option("", "No project matches the search"));
   const before = select.dataset.loaded;
   select.value = current;
+  if (select.value) state.pendingProject = "";
   if (select.value !== before) loadDatasets().catch((e) => say(sentence(e.message), "error"));
 }
 
@@ -113,12 +114,13 @@ async function loadDatasets() {
   $("project").dataset.loaded = projectId;
   const link = $("project-link");
   link.hidden = !projectId;
-  if (projectId) link.href = `${config.webclient}?show=project-${projectId}`;
+  if (projectId) link.href = webclientUrl("project", projectId);
   state.datasets = [];
   if (projectId) {
     const { datasets } = await getJson(`${urls.datasets}?project_id=${projectId}`);
-    const wanted = new URLSearchParams(location.search).get("dataset");
-    state.datasets = datasets.map((d) => ({ ...d, checked: !wanted || String(d.id) === wanted }));
+    const wanted = state.pendingDatasets;
+    state.pendingDatasets = [];  // the webclient's choice applies to the first project only
+    state.datasets = datasets.map((d) => ({ ...d, checked: !wanted.length || wanted.includes(d.id) }));
   }
   renderDatasets();
 }
@@ -553,7 +555,7 @@ function jobOutcome(job) {
   if (job.state === "succeeded") return [summary || "The job is done.", ""];
   if (job.state === "cancelled") {
     return [`The job was cancelled after ${job.done} of ${job.total ?? "?"} images; `
-      + "what was written before stays.", "note"];
+      + "what was written before stays.", "info"];
   }
   return [`The job failed: ${sentence(job.error)}`, "error"];
 }
@@ -574,10 +576,10 @@ async function follow(progressUrl) {
   cancel.onclick = guarded(async () => {
     cancel.disabled = true;
     await postJson(first.cancel_url, {});
-    tell("job-message", "Cancelling: the job stops after the current step.", "note");
+    tell("job-message", "Cancelling: the job stops after the current step.", "info");
   }, "job-message");
   setJobRunning(!first.finished);
-  tell("job-message", "");
+  tell("job-message", "", "info");
   try {
     const job = await watchJob(container, progressUrl, { interval: 500 });
     tell("job-message", ...jobOutcome(job));

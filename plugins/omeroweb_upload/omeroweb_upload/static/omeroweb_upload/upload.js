@@ -2,6 +2,7 @@
 // tree, start a job, send each file in checksummed chunks (resuming from the server's last
 // confirmed offset), then follow the check, confirm/prune and import steps.
 import { csrfToken, pageConfig } from "../omero_plugin_common/job-progress.js";
+import { preselection, webclientLink, webclientUrl } from "../omero_plugin_common/links.js";
 
 const config = pageConfig();
 const csrf = csrfToken();
@@ -395,10 +396,7 @@ function statusCell(f) {
     cell.append(`${f.state} (`);
     f.image_ids.forEach((id, i) => {
       if (i) cell.append(", ");
-      const a = document.createElement("a");
-      a.href = `${config.webclient}?show=image-${id}`;
-      a.textContent = `Image ${id}`;
-      cell.append(a);
+      cell.append(webclientLink("image", id, `Image ${id}`));
     });
     cell.append(")");
     return cell;
@@ -455,7 +453,7 @@ function renderJob(job) {
   $("upload-form").hidden = job.state !== "uploading";
   const link = $("result-link");
   link.hidden = !finished || !job.project_id;
-  if (job.project_id) link.href = `${config.webclient}?show=project-${job.project_id}`;
+  if (job.project_id) link.href = webclientUrl("project", job.project_id);
   $("job-messages").replaceChildren(...job.messages.map((m) => {
     const item = document.createElement("li");
     item.textContent = m;
@@ -581,7 +579,7 @@ function applySettings() {
 function showProjectLink() {
   const id = $("project").value;
   $("project-link").hidden = !id;
-  if (id) $("project-link").href = `${config.webclient}?show=project-${id}`;
+  if (id) $("project-link").href = webclientUrl("project", id);
 }
 
 function openSettings() {
@@ -637,7 +635,8 @@ async function init() {
       $("sem-figure-images").checked = sem.settings.create_figures_images;
     }
   }
-  const wanted = new URLSearchParams(location.search).get("project");
+  // Opened from the webclient's "Upload here…" on a project (?project=3).
+  const wanted = String(preselection().project[0] || "");
   applySettings();
   if (wanted && projects.some((p) => String(p.id) === wanted)) $("project").value = wanted;
   showProjectLink();
