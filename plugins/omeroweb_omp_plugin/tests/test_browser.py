@@ -23,6 +23,13 @@ def _shot(browser, name):
     snapshot(browser, f"omp-{name}")
 
 
+def _click(browser, element_id):
+    """Click in the middle of the window: OMERO.web's sticky header covers the top."""
+    element = browser.find_element(By.ID, element_id)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    element.click()
+
+
 def _open(browser, live_server, lab, collab=False):
     browser.get(live_server.url + PAGE)
     wait = _wait(browser)
@@ -221,12 +228,12 @@ def test_every_control_has_a_label(live_server, browser, lab, login_as):
     browser.find_element(By.ID, "preview-run").click()
     _wait(browser).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#preview tbody tr"))
     assert browser.execute_script(UNNAMED) == []
-    browser.find_element(By.ID, "settings-open").click()
-    assert browser.execute_script(UNNAMED) == []
-    _shot(browser, "settings-open")
     for control in ("regex", "ai-provider", "key-provider", "api-key", "varsets",
                     "varset-name"):
         assert browser.find_element(By.ID, control).accessible_name, control
+    _click(browser, "settings-open")
+    assert browser.execute_script(UNNAMED) == []
+    _shot(browser, "settings-open")
 
 
 @pytest.mark.browser
@@ -339,7 +346,7 @@ def test_sets_search_settings_key_visibility_and_ai_review(live_server, browser,
     assert browser.find_element(By.ID, "regex").get_attribute("value")
     assert browser.find_element(By.CSS_SELECTOR, "input[name=mode][value=regex]").is_selected()
     # User settings: saved server-side, applied on the next visit.
-    browser.find_element(By.ID, "settings-open").click()
+    _click(browser, "settings-open")
     box = wait.until(ec.visibility_of_element_located((By.ID, "set-variables")))
     box.clear()
     box.send_keys("Plate\nWell\nField")
@@ -352,7 +359,7 @@ def test_sets_search_settings_key_visibility_and_ai_review(live_server, browser,
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#omp-app[data-ready]")))
     assert [i.get_attribute("value") for i in browser.find_elements(By.CLASS_NAME, "variable")
             ] == ["Plate", "Well", "Field"]
-    browser.find_element(By.ID, "settings-open").click()
+    _click(browser, "settings-open")
     browser.find_element(By.ID, "settings-restore").click()
     _answer_dialog(browser, "ok")
     wait.until(ec.text_to_be_present_in_element((By.ID, "settings-message"),

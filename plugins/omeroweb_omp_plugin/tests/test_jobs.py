@@ -49,8 +49,8 @@ def test_job_summary_names_what_was_skipped(lab, run_job):
 def test_job_batch_size_comes_from_the_request(lab, run_job):
     job = run_job("omp_write", "alice", dataset_ids=[lab.dataset.id], parser=PARSER,
                   batch_size=1)
-    assert [line for line in job.log if line.startswith("Images")] == [
-        "Images 1 to 1 of 3 done.", "Images 2 to 2 of 3 done.", "Images 3 to 3 of 3 done."]
+    assert [line for line in job.log if line.startswith("Image ")] == [
+        "Image 1 of 3 done.", "Image 2 of 3 done.", "Image 3 of 3 done."]
 
 
 def test_a_second_identical_run_writes_nothing(lab, run_job):

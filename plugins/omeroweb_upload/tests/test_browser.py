@@ -64,7 +64,7 @@ def test_upload_confirm_prune_and_import(page, world, tmp_path, monkeypatch):
     wait.until(in_progress)
     _shot(browser, "in-progress")
     # Defect 5: the heading is not "Upload uploading"; the state reads as words.
-    assert browser.find_element(By.ID, "job-title").text == "Your upload"
+    assert browser.find_element(By.ID, "job-title").get_attribute("textContent") == "Your upload"
     wait.until(ec.text_to_be_present_in_element((By.ID, "job-state"),
                                                 "Waiting for your decision"))
     rows = {r.find_elements(By.TAG_NAME, "td")[1].text: r

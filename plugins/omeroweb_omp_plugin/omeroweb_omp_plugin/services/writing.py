@@ -61,6 +61,7 @@ def run(conn: Any, ctx: Context, action: str) -> dict[str, Any]:
         log.info("omp %s batch %d: %s", action, n,
                  ", ".join(f"{k} {v}" for k, v in sorted(result.items())))
         ctx.progress(done + len(batch), total,
+                     f"Image {done + 1} of {total} done." if len(batch) == 1 else
                      f"Images {done + 1} to {done + len(batch)} of {total} done.")
         done += len(batch)
     summary = summarize(action, total, totals)
