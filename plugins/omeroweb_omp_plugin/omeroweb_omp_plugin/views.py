@@ -27,6 +27,7 @@ from .web_helpers import (
     is_root,
     omp_view,
     positive_id,
+    reviewed_values,
     text_field,
 )
 
@@ -113,15 +114,17 @@ def preview(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
                          "writable": sum(1 for _, r in refs if r.writable)})
 
 
-def _ai_request(conn: Any, body: dict[str, Any]) -> tuple[str, str | None, str | None,
-                                                          list[str]]:
+def _ai_request(conn: Any, body: dict[str, Any], refs: list[omero_io.ImageRef] | None = None
+                ) -> tuple[str, str | None, str | None, list[str]]:
     provider = text_field(body, "provider", 20)
     if provider not in ai.PROVIDERS:
         raise RequestError(f"provider must be one of {', '.join(ai.PROVIDERS)}")
     model = text_field(body, "model", 100, required=False)
     names = body.get("filenames")
     if names is None:
-        names = [r.name for r in _filenames(conn, body, ai.MAX_FILENAMES)]
+        if refs is None:
+            refs = _filenames(conn, body, ai.MAX_FILENAMES)
+        names = [r.name for r in refs]
     if (not isinstance(names, list) or not names
             or not all(isinstance(n, str) and len(n) <= 500 for n in names)):
         raise RequestError("filenames must be a non-empty list of names")
@@ -148,12 +151,17 @@ def ai_regex(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
 @omp_view("POST", limited=True)
 def ai_parse(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
     body = parse_json_body(request)
-    provider, model, key, names = _ai_request(conn, body)
+    # From datasets, each row carries its image id: the reviewed values can then be written.
+    refs = None if "filenames" in body else _filenames(conn, body, ai.MAX_FILENAMES)
+    provider, model, key, names = _ai_request(conn, body, refs)
     variables = parsing.validate_variables(body.get("variables", []))
     rows = ai.parse_rows(provider, key, model, names, variables, omp_settings().ai_timeout)
-    return JsonResponse({"rows": [{"name": n, "values": v,
+    ids = [r.id for r in refs] if refs is not None else [None] * len(names)
+    writable = [r.writable for r in refs] if refs is not None else [None] * len(names)
+    return JsonResponse({"rows": [{"name": n, "values": v, "image_id": i, "writable": w,
                                    "keys": parsing.key_names(variables, len(v))}
-                                  for n, v in zip(names, rows, strict=True)]})
+                                  for n, v, i, w in zip(names, rows, ids, writable,
+                                                        strict=True)]})
 
 
 def _submit(conn: Any, kind: str, params: dict[str, Any], body: dict[str, Any]) -> JsonResponse:
@@ -162,6 +170,12 @@ def _submit(conn: Any, kind: str, params: dict[str, Any], body: dict[str, Any]) 
     chosen = image_ids(body, omp_settings().preview_max_images)
     if chosen is not None:
         params["image_ids"] = chosen
+    values = reviewed_values(body, omp_settings().preview_max_images)
+    if values is not None:
+        if kind != "omp_write":
+            raise RequestError("Reviewed AI values can only be written as key/value pairs.")
+        params["values"] = values
+        params["image_ids"] = [int(i) for i in values]
     size = batch_size(body)
     if size is not None:
         params["batch_size"] = size

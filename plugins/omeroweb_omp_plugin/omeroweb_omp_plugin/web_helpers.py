@@ -120,6 +120,25 @@ def image_ids(body: dict[str, Any], limit: int) -> list[int] | None:
     return list(dict.fromkeys(ids))
 
 
+def reviewed_values(body: dict[str, Any], limit: int) -> dict[str, list[str]] | None:
+    """{image id: [values]} the user reviewed (AI parsing) and wants written as they are."""
+    values = body.get("values")
+    if values is None:
+        return None
+    if not isinstance(values, dict) or not 1 <= len(values) <= limit:
+        raise RequestError("There are no reviewed values to write.")
+    clean = {}
+    for key, row in values.items():
+        if (not key.isdigit() or not 0 < int(key) < 2**63 or not isinstance(row, list)
+                or len(row) > parsing.MAX_VARIABLES
+                or not all(isinstance(v, str) and len(v) <= 500 and "\x00" not in v
+                           for v in row)):
+            raise RequestError(f"The reviewed values of image {key[:20]} are not a list of at "
+                               f"most {parsing.MAX_VARIABLES} texts.")
+        clean[str(int(key))] = [v.strip() for v in row]
+    return clean
+
+
 def batch_size(body: dict[str, Any]) -> int | None:
     """The user's images per job step (their setting); None: the site's default."""
     size = body.get("batch_size")

@@ -345,6 +345,15 @@ def test_sets_search_settings_key_visibility_and_ai_review(live_server, browser,
     browser.find_element(By.ID, "ai-accept").click()
     assert browser.find_element(By.ID, "regex").get_attribute("value")
     assert browser.find_element(By.CSS_SELECTOR, "input[name=mode][value=regex]").is_selected()
+    # AI parsing: the rows are reviewed, then shown in the preview for the write.
+    browser.find_element(By.ID, "ai-parse").click()
+    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#ai-review-rows tbody tr")) == 3)
+    assert browser.find_elements(By.CSS_SELECTOR, "#preview tbody tr") == []
+    _shot(browser, "ai-parse-review")
+    browser.find_element(By.ID, "ai-accept").click()
+    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#preview tbody tr input.image"))
+               == 3)
+    assert "Write key/value pairs writes them" in browser.find_element(By.ID, "message").text
     # User settings: saved server-side, applied on the next visit.
     _click(browser, "settings-open")
     box = wait.until(ec.visibility_of_element_located((By.ID, "set-variables")))

@@ -317,3 +317,31 @@ def test_start_acquisition_job_view(client, lab, as_user, celery_eager, job_serv
     assert response.status_code == 202
     progress = client.get(response.json()["progress_url"]).json()
     assert progress["kind"] == "omp_acquisition" and progress["result"]["written"] == 3
+
+
+def test_reviewed_ai_values_are_written_as_shown(client, lab, as_user, celery_eager,
+                                                  job_service):
+    from .conftest import map_values
+
+    as_user("alice")
+    rows = post(client, "ai/parse/", {"provider": "local", "dataset_ids": [lab.dataset.id],
+                                      "variables": ["Project"]}).json()["rows"]
+    assert [r["image_id"] for r in rows] == [i.id for i in lab.images]
+    # The user reviewed the AI's answer and corrected one value before writing.
+    values = {str(r["image_id"]): r["values"] for r in rows[:2]}
+    values[str(lab.images[0].id)][1] = "HeLa-S3"
+    response = post(client, "start_job/", {"dataset_ids": [lab.dataset.id],
+                                           "parser": {**PARSER, "variables": ["Project"]},
+                                           "values": values})
+    assert response.status_code == 202, response.content
+    assert client.get(response.json()["progress_url"]).json()["result"]["written"] == 2
+    [(_, pairs)] = map_values(lab.omero, lab.images[0])
+    assert pairs[:2] == [("Project", "P1"), ("Var2", "HeLa-S3")]
+    assert map_values(lab.omero, lab.images[2]) == []  # not among the reviewed rows
+    for bad in ({"x": ["a"]}, {"1": "a"}, {"1": ["a"] * 11}):  # 6 actions: the rate limit
+        refused = post(client, "start_job/", {"dataset_ids": [lab.dataset.id],
+                                              "parser": PARSER, "values": bad})
+        assert refused.status_code == 400, bad
+    refused = post(client, "start_acq_job/", {"dataset_ids": [lab.dataset.id],
+                                              "values": values})
+    assert refused.status_code == 400

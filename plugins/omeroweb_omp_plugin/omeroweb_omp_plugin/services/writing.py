@@ -108,13 +108,19 @@ def _write(conn: Any, batch: Sequence[omero_io.ImageRef], params: dict[str, Any]
            settings: Any) -> dict[str, int]:
     parser = parsing.ParserSettings.from_dict(params["parser"])
     compiled = (safe_regex.compile_pattern(parser.regex, settings.regex_time_limit)
-                if parser.mode == "regex" else None)
+                if parser.mode == "regex" and not params.get("values") else None)
     writable = [r for r in batch if r.writable]
     rows = []
     failed = no_values = 0
+    reviewed = params.get("values")  # values the user reviewed (AI parsing), not parsed
     for ref in writable:
         try:
-            pairs = parsing.pairs_for(ref.name, parser, compiled)
+            if reviewed is not None:
+                values = [v for v in reviewed.get(str(ref.id), []) if v][:parsing.MAX_VARIABLES]
+                pairs = list(zip(parsing.key_names(parser.variables, len(values)), values,
+                                 strict=True))
+            else:
+                pairs = parsing.pairs_for(ref.name, parser, compiled)
         except safe_regex.RegexError:
             failed += 1
             continue

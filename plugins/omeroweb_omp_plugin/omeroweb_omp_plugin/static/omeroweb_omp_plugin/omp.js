@@ -377,6 +377,7 @@ async function preview() {
   const ids = requireDatasets("message");
   if (!ids) return;
   const result = await postJson(urls.preview, { dataset_ids: ids, parser: parserSettings() });
+  state.aiValues = false;
   state.rows = result.rows.map((r) => ({ ...r, included: r.writable !== false }));
   state.rowSort = { key: "name", dir: 1 };
   renderRows($("preview"), state.rows, { selectable: true });
@@ -384,7 +385,12 @@ async function preview() {
 }
 
 // The images to write: every image, unless the user unticked some in the preview.
-function chosenImages() {
+// The write job gets the reviewed AI values themselves; other jobs only the ticked images.
+function chosenImages(url) {
+  if (state.aiValues && url === urls.start_job) {
+    return { values: Object.fromEntries(state.rows.filter((r) => r.included && r.image_id)
+      .map((r) => [r.image_id, r.values])) };
+  }
   if (!state.rows.length || state.rows.every((r) => r.included || r.writable === false)) {
     return {};
   }
@@ -450,13 +456,12 @@ function aiAccept() {
     document.querySelector("input[name=mode][value=regex]").checked = true;
     say("The suggested regular expression is in the Regex box: press Preview to check it.");
   } else {
-    const width = Math.max(0, ...answer.rows.map((r) => r.values.length));
-    const names = variableNames();
-    if (names.length < width) {
-      setVariables([...names, ...answer.rows[0].keys.slice(names.length, width)]);
-    }
-    renderRows($("preview"), answer.rows, { selectable: false });
-    say("AI values shown in the preview (not written).");
+    // The reviewed values replace the preview; "Write key/value pairs" writes them as shown.
+    state.rows = answer.rows.map((r) => ({ ...r, included: r.writable !== false }));
+    state.aiValues = true;
+    renderRows($("preview"), state.rows, { selectable: true });
+    say("The AI's values are in the preview: Write key/value pairs writes them as shown "
+      + "(Preview parses again).");
   }
   state.aiAnswer = null;
 }
@@ -596,7 +601,7 @@ async function startJob(url, extra = {}) {
   const batch = state.settings.batch_size ? { batch_size: state.settings.batch_size } : {};
   setJobRunning(true);
   try {
-    const job = await postJson(url, { dataset_ids: ids, ...chosenImages(), ...batch, ...extra });
+    const job = await postJson(url, { dataset_ids: ids, ...chosenImages(url), ...batch, ...extra });
     await follow(job.progress_url);
   } finally {
     setJobRunning(false);

@@ -254,18 +254,23 @@ function semEdxSettings() {
   };
 }
 
+let previewRound = 0;
+
 async function previewSpectra() {
+  const round = ++previewRound; // a newer selection supersedes plots still being drawn
   const box = $("spectra");
   box.replaceChildren();
   if (!semEdx()) return;
-  for (const [path, file] of chosen) {
+  for (const [path, file] of [...chosen]) {
     if (!isSpectrum(path)) continue;
+    if (round !== previewRound) return;
     try {
       const response = await fetch(config.base + "sem-edx-preview/", {
         method: "POST", credentials: "same-origin", body: file,
         headers: { "X-CSRFToken": csrf, "Content-Type": "application/octet-stream" },
       });
       if (!response.ok) throw new Error((await response.json()).error.message);
+      if (round !== previewRound) return;
       const image = document.createElement("img");
       image.alt = `Spectrum of ${file.name}`;
       image.className = "spectrum";
