@@ -45,7 +45,8 @@ def _open(browser, live_server, lab, collab=False):
 # Controls without an accessible name (label, aria-label, aria-labelledby, or own text).
 UNNAMED = """
 return [...document.querySelectorAll('input, select, textarea, button')].filter((el) => {
-  if (el.type === 'hidden' || el.closest('[hidden]') || el.closest('dialog:not([open])')) return false;
+  if (el.type === 'hidden' || el.closest('[hidden]')) return false;
+  if (el.closest('dialog:not([open])')) return false;
   const named = (el.labels && el.labels.length && [...el.labels].some((l) => l.textContent.trim()))
     || (el.getAttribute('aria-label') || '').trim() || el.getAttribute('aria-labelledby')
     || (el.tagName === 'BUTTON' && el.textContent.trim());

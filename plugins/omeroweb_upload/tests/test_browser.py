@@ -231,6 +231,9 @@ def test_drag_and_drop_review_tree_and_cancel(page, tmp_path):
     browser.find_element(By.ID, "cancel").click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "job-state"), "Cancelled"))
     assert "You cancelled the upload" in browser.find_element(By.ID, "job-messages").text
+    statuses = {r.find_elements(By.TAG_NAME, "td")[4].text for r in
+                browser.find_elements(By.CSS_SELECTOR, "#job-files tbody tr")}
+    assert statuses == {"not imported (cancelled)"}
     assert browser.find_element(By.ID, "new-upload").is_displayed()
     _shot(browser, "cancelled")
     assert browser.get_log("browser") == []

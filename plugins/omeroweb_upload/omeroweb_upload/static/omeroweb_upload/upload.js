@@ -393,8 +393,12 @@ function renderProgress(job, received) {
   $("job-summary").textContent = `${formatBytes(done)} of ${formatBytes(total)} uploaded`;
 }
 
-function statusCell(f) {
+function statusCell(f, cancelled) {
   const cell = document.createElement("span");
+  if (cancelled && ["pending", "uploaded"].includes(f.state)) {
+    cell.textContent = "not imported (cancelled)";
+    return cell;
+  }
   if (f.skip_reason) { cell.textContent = `skipped: ${f.skip_reason}`; return cell; }
   if (f.error) { cell.textContent = `${f.state}: ${f.error}`; return cell; }
   if (f.image_ids.length) {
@@ -435,7 +439,7 @@ function renderJob(job) {
     bar.max = Math.max(f.size, 1);
     bar.value = f.state === "skipped" ? 0 : f.received_bytes;
     bar.setAttribute("aria-label", `${f.relative_path} uploaded`);
-    const cells = [keep, f.relative_path, f.dataset || "", bar, statusCell(f)];
+    const cells = [keep, f.relative_path, f.dataset || "", bar, statusCell(f, cancelled)];
     row.replaceChildren(...cells.map((content) => {
       const cell = document.createElement("td");
       cell.append(content);
