@@ -59,7 +59,7 @@ def index(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
 def _preselected_project(request: HttpRequest, conn: Any) -> int | None:
     """Opened from the webclient on a dataset (?dataset=5): the project to show it in."""
     raw = request.GET.get("dataset", "").split(",")[0]
-    if is_root(conn) or not raw.isdigit() or not 0 < int(raw) < 2**63:
+    if is_root(conn) or not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 2**63:
         return None
     return omero_io.project_of_dataset(conn, int(raw))
 

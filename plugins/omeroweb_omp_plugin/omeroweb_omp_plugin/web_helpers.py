@@ -129,7 +129,8 @@ def reviewed_values(body: dict[str, Any], limit: int) -> dict[str, list[str]] | 
         raise RequestError("There are no reviewed values to write.")
     clean = {}
     for key, row in values.items():
-        if (not key.isdigit() or not 0 < int(key) < 2**63 or not isinstance(row, list)
+        if (not (key.isascii() and key.isdigit()) or not 0 < int(key) < 2**63
+                or not isinstance(row, list)
                 or len(row) > parsing.MAX_VARIABLES
                 or not all(isinstance(v, str) and len(v) <= 500 and "\x00" not in v
                            for v in row)):
@@ -150,7 +151,7 @@ def batch_size(body: dict[str, Any]) -> int | None:
 
 
 def positive_id(raw: Any, name: str) -> int:
-    if isinstance(raw, str) and raw.isdigit() and 0 < int(raw) < 2**63:
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**63:
         return int(raw)
     if isinstance(raw, int) and not isinstance(raw, bool) and 0 < raw < 2**63:
         return raw

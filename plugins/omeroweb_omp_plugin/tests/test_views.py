@@ -345,3 +345,13 @@ def test_reviewed_ai_values_are_written_as_shown(client, lab, as_user, celery_ea
     refused = post(client, "start_acq_job/", {"dataset_ids": [lab.dataset.id],
                                               "values": values})
     assert refused.status_code == 400
+
+
+def test_superscript_digits_are_a_400_not_a_500(client, lab, as_user):
+    """'¹'.isdigit() is true but int('¹') fails (found by the query-string property test)."""
+    as_user("alice")
+    assert client.get(PREFIX + "datasets/", {"project_id": "¹"}).status_code == 400
+    assert client.get(PREFIX, {"dataset": "²"}).status_code == 200  # the page, no preselection
+    response = post(client, "start_job/", {"dataset_ids": [lab.dataset.id], "parser": PARSER,
+                                           "values": {"¹": ["a"]}})
+    assert response.status_code == 400

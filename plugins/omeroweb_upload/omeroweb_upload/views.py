@@ -72,7 +72,8 @@ def upload_chunk(request: HttpRequest, job_id: str, index: int, conn: Any = None
     chunk's end) or X-Chunk-Sha256 (and X-File-Sha256 on the last, unless declared at start)."""
     offset = request.GET.get("offset", "")
     length = request.META.get("CONTENT_LENGTH") or ""
-    if not offset.isdigit() or not length.isdigit():
+    # isascii: str.isdigit() also accepts digits such as '¹' that int() refuses.
+    if not (offset.isascii() and offset.isdigit() and length.isascii() and length.isdigit()):
         raise RequestError("offset (query) and Content-Length must be non-negative integers")
     if request.content_type != "application/octet-stream":
         raise RequestError("a chunk is sent as application/octet-stream", 415)
@@ -138,7 +139,7 @@ def projects(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
 def sem_edx_preview(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
     """An EMSA/MSA file's plot as PNG, before upload; a malformed file gets 400 with why."""
     length = request.META.get("CONTENT_LENGTH") or ""
-    if not length.isdigit() or not 0 < int(length) <= sem_edx.MAX_BYTES:
+    if not (length.isascii() and length.isdigit()) or not 0 < int(length) <= sem_edx.MAX_BYTES:
         raise RequestError(f"send the spectrum file (at most {sem_edx.MAX_BYTES} bytes)", 413)
     try:
         spectrum = sem_edx.parse_emsa(request.read(int(length)))

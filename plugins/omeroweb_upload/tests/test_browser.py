@@ -25,6 +25,8 @@ def page(live_server, browser, upload_dir, world, login_as, standin_omero, celer
     browser.get(f"{live_server.url}/omeroweb_upload/")
     WebDriverWait(browser, 10).until(
         lambda b: len(Select(b.find_element(By.ID, "project")).options) == 2)
+    WebDriverWait(browser, 10).until(ec.presence_of_element_located(
+        (By.CSS_SELECTOR, "body[data-ready]")))
     return browser
 
 

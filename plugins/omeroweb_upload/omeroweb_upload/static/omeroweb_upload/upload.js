@@ -672,6 +672,7 @@ async function init() {
   $("settings-save").addEventListener("click", saveSettingsPanel);
   $("settings-restore").addEventListener("click", () => storeSettings({}, "Default settings restored."));
   setupDrop();
+  document.body.dataset.ready = "true"; // every control is wired (tests wait for this)
   const previous = localStorage.getItem(JOB_KEY);
   if (previous) {
     const job = await follow(previous).catch(() => null);
