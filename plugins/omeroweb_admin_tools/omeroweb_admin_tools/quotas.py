@@ -120,15 +120,15 @@ def parse_quota(raw: Any, min_gb: float) -> float | None:
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return None
     if isinstance(raw, bool):
-        raise QuotaError("quota must be a number of GB")
+        raise QuotaError("the quota must be a number of GB")
     try:
         value = float(raw.strip().replace(",", ".")) if isinstance(raw, str) else float(raw)
     except (TypeError, ValueError):
-        raise QuotaError(f"quota {raw!r} is not a number of GB") from None
+        raise QuotaError(f"the quota {raw!r} is not a number of GB") from None
     if not math.isfinite(value) or value < min_gb:
-        raise QuotaError(f"quota {raw!r} is below the minimum of {min_gb:g} GB")
+        raise QuotaError(f"the quota of {raw} GB is below the minimum of {min_gb:g} GB")
     if value > 1e6:
-        raise QuotaError(f"quota {raw!r} is above 1,000,000 GB")
+        raise QuotaError(f"the quota of {raw} GB is above the maximum of 1,000,000 GB")
     return round(value, 3)
 
 
@@ -142,15 +142,20 @@ def apply_updates(state: dict[str, Any], updates: list[dict[str, Any]], groups: 
         raise QuotaError("at most 10,000 updates at once")
     planned: dict[str, float | None] = {}
     for number, update in enumerate(updates, 1):
+        # Errors name the group (the row the administrator sees), not the request's index.
         if not isinstance(update, dict) or "group" not in update:
-            raise QuotaError(f"update {number}: needs group and quota_gb")
+            raise QuotaError(f"Change {number} of the request names no group: each change "
+                             "needs group and quota_gb.")
         name = update["group"]
         if not isinstance(name, str) or name not in groups:
-            raise QuotaError(f"update {number}: no OMERO group named {name!r}")
+            raise QuotaError(f"There is no OMERO group named {name!r}; nothing was saved.")
+        if name in SYSTEM_GROUPS and update.get("quota_gb") not in (None, ""):
+            raise QuotaError(f"The {name} group is one of OMERO's own groups (system, user, "
+                             "guest) and cannot have a quota; nothing was saved.")
         try:
             planned[name] = parse_quota(update.get("quota_gb"), min_gb)
         except QuotaError as exc:
-            raise QuotaError(f"update {number} ({name}): {exc}") from None
+            raise QuotaError(f"Group {name}: {exc}; nothing was saved.") from None
     new = json.loads(json.dumps(state))
     now = datetime.now(UTC).isoformat(timespec="seconds")
     for name, quota in planned.items():

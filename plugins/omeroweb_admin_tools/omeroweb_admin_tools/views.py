@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import time
+import uuid
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -21,14 +23,19 @@ from .config import admin_settings
 from .services import diagnostics, logs, metrics, storage, systemd
 from .services.http import OutsideBase, UpstreamError, UpstreamTimeout, fetch
 
-PAGES = (("logs", "Logs"), ("services", "Services and metrics"), ("storage", "Storage and quotas"),
-         ("diagnostics", "Diagnostics"))
+log = logging.getLogger(__name__)
+
+PAGES = (("logs", "Logs", "Read, filter, follow and download the platform's logs."),
+         ("services", "Services and metrics", "Units, host metrics, scrape targets, dashboards."),
+         ("storage", "Storage and quotas", "Storage by group and user, disk use, group quotas."),
+         ("diagnostics", "Diagnostics", "Check OMERO.server, the databases, Redis and OMERO.web."))
+
 MAX_CSV_BYTES = 1024 * 1024
 
 
 def _page(request: HttpRequest, name: str, title: str, config: dict[str, Any]) -> HttpResponse:
-    nav = [{"url": reverse(f"omeroweb_admin_tools_{key}"), "title": label, "current": key == name}
-           for key, label in PAGES]
+    nav = [{"url": reverse(f"omeroweb_admin_tools_{key}"), "title": label, "about": about,
+            "current": key == name} for key, label, about in PAGES]
     return render(request, f"omeroweb_admin_tools/{name}.html",
                   {"plugin_title": f"Admin tools: {title}", "nav": nav, "page_config": config})
 
@@ -234,6 +241,9 @@ def storage_page(request: HttpRequest, conn: Any = None, **_: Any) -> HttpRespon
         "updateUrl": reverse("omeroweb_admin_tools_quota_update"),
         "importUrl": reverse("omeroweb_admin_tools_quota_import"),
         "templateUrl": reverse("omeroweb_admin_tools_quota_template"),
+        # OMERO.web's own admin pages of a group and a user (the id 0 is replaced in JS).
+        "groupUrl": reverse("wamanagegroupid", args=["edit", 0]),
+        "userUrl": reverse("wamanageexperimenterid", args=["edit", 0]),
         "minQuotaGb": admin_settings().min_quota_gb})
 
 
@@ -242,8 +252,10 @@ def storage_page(request: HttpRequest, conn: Any = None, **_: Any) -> HttpRespon
 @root_required()
 def storage_data(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
     settings = admin_settings()
-    return JsonResponse({**storage.usage_by_owner_and_group(conn),
-                         "disk": storage.disk_usage(settings.data_dir)})
+    usage = storage.usage_by_owner_and_group(conn)
+    for group in usage["groups"]:  # OMERO's own groups are never limited: no quota box
+        group["quota_allowed"] = group["name"] not in quotas.SYSTEM_GROUPS
+    return JsonResponse({**usage, "disk": storage.disk_usage(settings.data_dir)})
 
 
 def _quota_payload() -> dict[str, Any]:
@@ -315,7 +327,8 @@ def quota_import(request: HttpRequest, conn: Any = None, **_: Any) -> JsonRespon
 @root_required()
 def quota_template(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
     state = quotas.load_state(admin_settings().quota_state_dir)
-    response = HttpResponse(quotas.csv_template(list(storage.group_ids(conn)), state),
+    names = [g for g in storage.group_ids(conn) if g not in quotas.SYSTEM_GROUPS]
+    response = HttpResponse(quotas.csv_template(names, state),
                             content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="group-quotas.csv"'
     return response
@@ -328,7 +341,8 @@ def quota_template(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResp
 def diagnostics_page(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
     return _page(request, "diagnostics", "diagnostics", {
         "runUrl": reverse("omeroweb_admin_tools_diagnostics_run"),
-        "checks": list(diagnostics.CHECK_IDS)})
+        "checks": [{"id": c, "description": diagnostics.CHECK_DESCRIPTIONS[c]}
+                   for c in diagnostics.CHECK_IDS]})
 
 
 @require_POST
@@ -339,6 +353,11 @@ def diagnostics_run(request: HttpRequest, conn: Any = None, **_: Any) -> JsonRes
     if check not in diagnostics.CHECK_IDS:
         raise RequestError(f"check must be one of {', '.join(diagnostics.CHECK_IDS)}")
     common = common_settings()
+    # The request id ties what the page shows to this log line (operators search for it).
+    request_id = uuid.uuid4().hex[:12]
     results = diagnostics.run(check, admin_settings(), (common.db_host, common.db_port))
-    return JsonResponse({"check": check, "summary": diagnostics.summary(results),
-                         "results": results})
+    summary, counts = diagnostics.summary(results), diagnostics.counts(results)
+    log.info("diagnostics %s request_id=%s by %s: %s (%s)", check, request_id, username(conn),
+             summary, ", ".join(f"{n} {s}" for s, n in counts.items()))
+    return JsonResponse({"check": check, "summary": summary, "counts": counts,
+                         "request_id": request_id, "results": results})

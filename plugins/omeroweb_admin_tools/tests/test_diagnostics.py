@@ -84,6 +84,17 @@ def test_end_to_end_runs_every_check(platform, root_client):
     # No OMERO.server here: its ports are closed, so end to end fails and says why.
     assert body["summary"] == "fail"
     assert all(r["reason"] for r in body["results"])
+    # Each result names its check; the counts add up; the request id is in the log too.
+    assert [r["group"] for r in body["results"]][:2] == ["omero_server_core"] * 2
+    assert sum(body["counts"].values()) == 7 and body["counts"]["fail"] >= 3
+    assert len(body["request_id"]) == 12
+
+
+def test_request_id_reaches_the_log(platform, root_client, caplog):
+    with caplog.at_level("INFO", logger="omeroweb_admin_tools.views"):
+        body = _run(root_client, "redis")
+    assert f"request_id={body['request_id']}" in caplog.text
+    assert body["counts"] == {"pass": 1, "warn": 0, "fail": 1}
 
 
 def test_unresolvable_host_fails_with_the_reason():

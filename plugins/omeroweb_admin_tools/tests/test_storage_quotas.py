@@ -74,6 +74,31 @@ def test_edit_quotas_writes_the_state_atomically(admin_env, root_client, people)
     assert ok["state"]["log"][-1]["to"] is None
 
 
+@pytest.mark.parametrize("group", ["system", "user", "guest"])
+def test_omeros_own_groups_get_no_quota(admin_env, root_client, people, group):
+    """Defect 7: the page offered quota boxes for system, user and guest."""
+    response = _update(root_client, [{"group": "lab", "quota_gb": 1},
+                                     {"group": group, "quota_gb": 5}])
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == (
+        f"The {group} group is one of OMERO's own groups (system, user, guest) and cannot "
+        "have a quota; nothing was saved.")
+    body = root_client.get(reverse("omeroweb_admin_tools_storage_data")).json()
+    allowed = {g["name"]: g["quota_allowed"] for g in body["groups"]}
+    assert allowed == {"system": False, "user": False, "guest": False, "lab": True,
+                       "imaging": True}
+    template = root_client.get(reverse("omeroweb_admin_tools_quota_template")).content.decode()
+    assert {line.split(",")[0] for line in template.splitlines()[1:]} == {"lab", "imaging"}
+
+
+def test_quota_errors_are_sentences_about_the_group(admin_env, root_client, people):
+    """Defect 7: "update 2 (imaging): quota 0.01 is below …" named the request's index."""
+    response = _update(root_client, [{"group": "lab", "quota_gb": 1},
+                                     {"group": "imaging", "quota_gb": 0.01}])
+    assert response.json()["error"]["message"] == (
+        "Group imaging: the quota of 0.01 GB is below the minimum of 0.1 GB; nothing was saved.")
+
+
 def test_minimum_quota_is_a_setting(admin_env, root_client, people):
     admin_env(MIN_QUOTA_GB="2")
     response = _update(root_client, [{"group": "lab", "quota_gb": 1.5}])

@@ -40,7 +40,30 @@ def start(conn: Any, image_id: int) -> jobs.Job | None:
     if image is None or not image.canDownload():
         return None
     group_id = image.getDetails().getGroup().getId()
-    return jobs.submit(KIND, conn.getUser().getName(), {"image": image_id, "group": group_id})
+    # The name is kept for the page's list of exports (the image may be renamed or gone later).
+    return jobs.submit(KIND, conn.getUser().getName(),
+                       {"image": image_id, "group": group_id, "name": image.getName()})
+
+
+def recent_exports(username: str, limit: int = 50) -> list[jobs.Job]:
+    """The user's exports, newest first (the page's job list and older exports)."""
+    return jobs.recent(KIND, username, limit)
+
+
+def describe_images(conn: Any, image_ids: list[int]) -> list[dict[str, Any]]:
+    """What the page shows of images a user picked: name and whether they may export it;
+    ids they cannot read come back as not found (no existence leak)."""
+    conn.SERVICE_OPTS.setOmeroGroup(-1)
+    found = {image.getId(): image for image in conn.getObjects("Image", image_ids)}
+    described = []
+    for image_id in image_ids:
+        image = found.get(image_id)
+        if image is None:
+            described.append({"id": image_id, "found": False, "name": None, "exportable": False})
+        else:
+            described.append({"id": image_id, "found": True, "name": image.getName(),
+                              "exportable": bool(image.canDownload())})
+    return described
 
 
 def visible_export(job_id: str, username: str) -> jobs.Job | None:

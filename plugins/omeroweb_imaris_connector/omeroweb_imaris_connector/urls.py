@@ -13,6 +13,10 @@ urlpatterns = [
     path("help/", views.help_page, name="omeroweb_imaris_connector_help"),
     # POST {"image", "async"} (JSON, CSRF): 202 with the job, or the file (synchronous).
     path("exports/", views.start_export, name="omeroweb_imaris_connector_start"),
+    # GET: the user's exports, newest first (the page's job list).
+    path("exports/list/", views.export_list, name="omeroweb_imaris_connector_list"),
+    # GET ?id=1&id=2: names of images and whether the user may export them.
+    path("images/", views.images, name="omeroweb_imaris_connector_images"),
     # GET: the export's status (requester or root; 404 otherwise, 410 once expired).
     path("exports/<uuid:job_id>/", views.export_status, name="omeroweb_imaris_connector_export"),
     # GET: the .ims file (Range supported; 409 before it is ready).

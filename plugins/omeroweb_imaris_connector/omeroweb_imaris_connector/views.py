@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -22,7 +23,59 @@ from .config import imaris_settings
 from .plugin import PLUGIN
 from .ranges import RangeNotSatisfiable, parse_range
 
-index, help_page = page_views(PLUGIN)
+_, help_page = page_views(PLUGIN)
+MAX_IMAGES = 100  # images chosen at once on the page
+
+
+@require_GET
+@login_required()
+def index(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
+    """The export page; the webclient's "Export to Imaris…" opens it with ?image=<id>&...."""
+    return render(request, "omeroweb_imaris_connector/index.html", {
+        "plugin_title": PLUGIN.title,
+        "page_config": {
+            "user": username(conn),
+            "startUrl": reverse("omeroweb_imaris_connector_start"),
+            "listUrl": reverse("omeroweb_imaris_connector_list"),
+            "imagesUrl": reverse("omeroweb_imaris_connector_images"),
+            "maxImages": MAX_IMAGES,
+            "keepHours": round(imaris_settings().result_expires / 3600, 1),
+        }})
+
+
+def _image_ids(request: HttpRequest) -> list[int]:
+    raw = [v for value in request.GET.getlist("id") for v in value.split(",") if v.strip()]
+    if not raw:
+        raise RequestError("give at least one image id: ?id=1&id=2")
+    if len(raw) > MAX_IMAGES:
+        raise RequestError(f"at most {MAX_IMAGES} images at once")
+    return list(dict.fromkeys(_image_id(v) for v in raw))
+
+
+@never_cache
+@require_GET
+@login_required()
+@handle_request_errors
+def images(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
+    """?id=1&id=2: the images' names and whether the user may export them."""
+    return JsonResponse({"images": exports.describe_images(conn, _image_ids(request))})
+
+
+@never_cache
+@require_GET
+@login_required()
+def export_list(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
+    """The user's exports, newest first, with what the page needs to follow and download."""
+    items = []
+    for job in exports.recent_exports(username(conn)):
+        payload = export_payload(job)
+        payload["image"] = job.params.get("image")
+        payload["image_name"] = job.params.get("name")
+        payload["expired"] = exports.expired(job)
+        payload["export_name"] = (job.result or {}).get("export_name")
+        payload["size"] = (job.result or {}).get("size")
+        items.append(payload)
+    return JsonResponse({"exports": items, "keep_seconds": imaris_settings().result_expires})
 
 
 def _image_id(raw: Any) -> int:

@@ -29,3 +29,14 @@ def lab(fake_omero):
                                  physical_size=(0.2, 0.2, 1.0), planes=planes,
                                  channel_names=["DAPI", "Actin"])
     return image, planes
+
+
+@pytest.fixture
+def no_earlier_exports(plugin_services):
+    """The plugin database lives for the whole session: tests that list a user's exports start
+    without the exports earlier tests made for the same user names."""
+    from omero_plugin_common import db
+
+    with db.transaction() as tx:
+        tx.execute("DELETE FROM plugin_jobs WHERE kind = 'imaris_export' AND owner IN "
+                   "('alice', 'bob')")

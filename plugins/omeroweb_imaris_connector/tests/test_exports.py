@@ -237,3 +237,36 @@ def test_synchronous_mode_gives_up_with_504_and_the_job(fake_omero, lab, login_a
     body = response.json()
     assert body["error"]["code"] == "timeout" and body["state"] == "queued"
     jobs.request_cancel(body["job_id"])  # its message stays in Redis: no later worker runs it
+
+
+@pytest.mark.usefixtures("no_earlier_exports")
+def test_the_page_lists_only_the_users_exports(alice_client, lab, fake_omero, login_as):
+    image, _ = lab
+    started = _start(alice_client, image.id)
+    listed = alice_client.get("/omeroweb_imaris_connector/exports/list/").json()["exports"]
+    assert [e["id"] for e in listed] == [started["id"]]
+    (entry,) = listed
+    assert entry["image"] == image.id and entry["image_name"] == "sample 1.czi"
+    assert entry["state"] == "succeeded" and not entry["expired"]
+    assert entry["download_url"].endswith("/download/") and entry["size"] > 0
+    login_as(fake_omero.connect("bob"))
+    assert Client().get("/omeroweb_imaris_connector/exports/list/").json()["exports"] == []
+
+
+def test_the_page_describes_chosen_images(alice_client, lab):
+    image, _ = lab
+    response = alice_client.get("/omeroweb_imaris_connector/images/",
+                                {"id": [str(image.id), "99999", str(image.id)]})
+    assert response.json()["images"] == [
+        {"id": image.id, "found": True, "name": "sample 1.czi", "exportable": True},
+        {"id": 99999, "found": False, "name": None, "exportable": False}]
+    for bad in ({}, {"id": "x"}, {"id": "0"}, {"id": ",".join(["1"] * 101)}):
+        answer = alice_client.get("/omeroweb_imaris_connector/images/", bad)
+        assert answer.status_code == 400 and answer.json()["error"]["message"]
+
+
+def test_the_page_has_its_config_and_the_omero_header(alice_client):
+    page = alice_client.get("/omeroweb_imaris_connector/?image=5").content.decode()
+    assert 'id="middle_header"' in page and 'id="page-config"' in page
+    assert "/omeroweb_imaris_connector/exports/list/" in page
+    assert "<script>" not in page and " onclick=" not in page  # nothing inline (CSP)

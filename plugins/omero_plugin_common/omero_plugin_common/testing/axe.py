@@ -32,7 +32,7 @@ def run_axe(browser: Any) -> dict[str, Any]:
     result = browser.execute_async_script("""
         const done = arguments[arguments.length - 1];
         axe.run(document, {resultTypes: ["violations", "incomplete"]})
-          .then(r => done({violations: r.violations, incomplete: r.incomplete.length,
+          .then(r => done({violations: r.violations, incomplete: r.incomplete.map(i => i.id),
                            passes: r.passes.length, url: r.url}))
           .catch(e => done({error: String(e)}));
     """)

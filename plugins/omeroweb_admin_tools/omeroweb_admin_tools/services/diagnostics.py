@@ -14,6 +14,17 @@ from .http import UpstreamError
 
 CHECK_IDS = ("omero_server_core", "omero_database", "plugin_database", "redis", "web",
              "platform_end_to_end")
+# What each check tells the administrator, shown next to it on the page.
+CHECK_DESCRIPTIONS = {
+    "omero_server_core": "OMERO.server accepts connections on its client ports 4064 "
+                         "(Glacier2 router) and 4063 (Ice).",
+    "omero_database": "OMERO's PostgreSQL answers a connection attempt.",
+    "plugin_database": "The plugins' PostgreSQL (jobs, settings, upload state) answers a "
+                       "connection attempt.",
+    "redis": "Each Redis instance (Celery broker, cache, sessions) answers PING.",
+    "web": "OMERO.web's plugin health URL answers 200 (its databases and Redis are reachable).",
+    "platform_end_to_end": "All of the checks above, at once.",
+}
 
 
 def _result(name: str, status: str, reason: str, started: float) -> dict[str, Any]:
@@ -119,9 +130,13 @@ def run(check_id: str, settings: Any, plugin_db: tuple[str, int]) -> list[dict[s
         "web": lambda: [http_health("OMERO.web health", settings.web_health_url, timeout,
                                     fetch)],
     }
-    if check_id == "platform_end_to_end":
-        return [r for key in CHECK_IDS[:-1] for r in checks[key]()]
-    return checks[check_id]()
+    keys = CHECK_IDS[:-1] if check_id == "platform_end_to_end" else (check_id,)
+    return [{**result, "group": key} for key in keys for result in checks[key]()]
+
+
+def counts(results: list[dict[str, Any]]) -> dict[str, int]:
+    return {status: sum(r["status"] == status for r in results)
+            for status in ("pass", "warn", "fail")}
 
 
 def summary(results: list[dict[str, Any]]) -> str:

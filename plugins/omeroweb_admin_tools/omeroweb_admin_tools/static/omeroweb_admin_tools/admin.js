@@ -41,3 +41,33 @@ export function setStatus(node, text, state = "") {
   node.textContent = text;
   node.dataset.state = state;
 }
+
+// The refresh bar (templates/omeroweb_admin_tools/refresh.html): "Refresh" now, and an
+// automatic refresh every `seconds` that the administrator switches on or off (remembered
+// per page in this browser).
+export function refresher(load, seconds) {
+  const button = document.getElementById("refresh-now");
+  const auto = document.getElementById("refresh-auto");
+  const stamp = document.getElementById("refresh-time");
+  const key = `omeroweb_admin_tools.autorefresh.${window.location.pathname}`;
+  let timer = null;
+  async function run() {
+    button.disabled = true;
+    try {
+      await load();
+      stamp.textContent = `Updated ${new Date().toLocaleTimeString()}`;
+    } finally {
+      button.disabled = false;
+    }
+  }
+  function schedule() {
+    clearInterval(timer);
+    timer = auto.checked ? setInterval(run, seconds * 1000) : null;
+    window.localStorage.setItem(key, auto.checked ? "on" : "off");
+  }
+  auto.checked = window.localStorage.getItem(key) !== "off";
+  button.addEventListener("click", run);
+  auto.addEventListener("change", schedule);
+  schedule();
+  return run();
+}

@@ -1,3 +1,4 @@
+import { downloadText } from "../omero_plugin_common/table.js";
 import { getJson, pageConfig, row, setStatus } from "./admin.js";
 
 const config = pageConfig();
@@ -56,13 +57,23 @@ function params(withCursor) {
   return query;
 }
 
+let shown = [];  // the entries in the table, for the download
+
 function append(entries) {
+  tbody.querySelector("tr.empty")?.remove();
   for (const e of entries) {
     tbody.append(row([e.ts.replace("T", " ").replace("+00:00", ""), e.source, e.level, e.message],
                      { level: e.level }));
   }
+  shown = shown.concat(entries);
   const limit = Number(new FormData(form).get("limit")) || config.maxEntries;
-  while (tbody.rows.length > limit) tbody.deleteRow(0);
+  while (tbody.rows.length > limit) { tbody.deleteRow(0); shown.shift(); }
+  if (!tbody.rows.length) {
+    const tr = row(["No log entries match these sources and filters."]);
+    tr.className = "empty";
+    tr.cells[0].colSpan = 4;
+    tbody.append(tr);
+  }
 }
 
 async function load() {
@@ -70,6 +81,7 @@ async function load() {
   try {
     const body = await getJson(`${config.dataUrl}?${params(false)}`);
     tbody.replaceChildren();
+    shown = [];
     append(body.entries);
     cursor = body.cursor;
     setStatus(status, `${body.count} entries from ${body.backend} in ${body.elapsed_ms} ms` +
@@ -91,6 +103,20 @@ async function poll() {
 }
 
 form.addEventListener("submit", (event) => { event.preventDefault(); load(); });
+document.getElementById("log-refresh").addEventListener("click", load);
+for (const button of form.querySelectorAll(".select-all, .select-none")) {
+  button.addEventListener("click", () => {
+    for (const box of form.querySelectorAll(`input[name=${button.dataset.name}]`)) {
+      box.checked = button.classList.contains("select-all");
+    }
+  });
+}
+document.getElementById("log-download").addEventListener("click", () => {
+  const lines = shown.map((e) => `${e.ts}\t${e.source}\t${e.level}\t${e.message}`);
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
+  downloadText(`omero-logs-${stamp}.tsv`, `time\tsource\tlevel\tmessage\n${lines.join("\n")}\n`,
+               "text/tab-separated-values;charset=utf-8");
+});
 tail.addEventListener("change", () => {
   clearInterval(timer);
   if (tail.checked) timer = setInterval(poll, 3000);
