@@ -1,9 +1,11 @@
 """Production's Content-Security-Policy in the browser tests: the test server sends it, OMERO.web's
-login page works under it, and a page that breaks it is caught (omero_test_double.harness.headers)."""
+login page works under it, and a page that breaks it is caught
+(omero_test_double.harness.headers)."""
 
+import http.client
 import threading
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -18,8 +20,12 @@ def test_the_policy_is_the_roles_default():
 
 @pytest.mark.browser
 def test_omero_web_login_page_works_under_the_policy(live_server, browser):
-    with urllib.request.urlopen(f"{live_server.url}/webclient/login/") as response:
-        assert response.headers.get_all("Content-Security-Policy") == [content_security_policy()]
+    conn = http.client.HTTPConnection(urlsplit(live_server.url).netloc, timeout=30)
+    conn.request("GET", "/webclient/login/")
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    assert response.headers.get_all("Content-Security-Policy") == [content_security_policy()]
     browser.get(f"{live_server.url}/webclient/login/")
     assert browser.title == "OMERO.web - Login"
     # Its scripts ran (jQuery from static files, the page's inline handlers).
@@ -34,7 +40,7 @@ PAGE = b"""<!doctype html><html><head><title>probe</title>
 
 
 class _Probe(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 (http.server's name)
+    def do_GET(self):
         port = self.server.server_address[1]
         body = (PAGE % port) if self.path == "/" else b"window.foreignRan = true;"
         self.send_response(200)

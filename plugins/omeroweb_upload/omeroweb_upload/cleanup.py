@@ -36,8 +36,10 @@ def cleanup() -> CleanupReport:
     upload_dir = Path(str(settings.upload_dir))
     report = CleanupReport()
     with db.transaction() as tx:
+        # The batch is picked once, in a materialised CTE: as an `IN (subquery)` the planner may
+        # re-run the LIMIT ... SKIP LOCKED subquery per row and delete more than the budget.
         rows = tx.fetchall(
-            "DELETE FROM upload_jobs WHERE id IN ("
+            "WITH doomed AS MATERIALIZED ("
             " SELECT u.id FROM upload_jobs u WHERE ("
             "  (u.state IN ('done', 'error')"
             "   AND coalesce(u.finished_at, u.updated_at) < now() - make_interval(secs => %s))"
@@ -45,7 +47,9 @@ def cleanup() -> CleanupReport:
             "   AND u.updated_at < now() - make_interval(secs => %s)))"
             " AND NOT EXISTS (SELECT 1 FROM plugin_jobs p WHERE p.id = u.platform_job_id"
             "  AND p.state IN ('queued', 'running'))"
-            " ORDER BY u.updated_at LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id, state",
+            " ORDER BY u.updated_at LIMIT %s FOR UPDATE SKIP LOCKED)"
+            " DELETE FROM upload_jobs j USING doomed WHERE j.id = doomed.id"
+            " RETURNING j.id, j.state",
             (settings.finished_max_age_seconds, settings.stale_age_seconds,
              settings.cleanup_max_delete))
         known = {str(r["id"]) for r in tx.fetchall("SELECT id FROM upload_jobs")}

@@ -88,7 +88,7 @@ def _omero_address() -> tuple[str, int]:
 def _find_or_create_dataset(conn: Any, name: str, project_id: int | None) -> int:
     """Check before write: a resumed job finds the dataset its first attempt created."""
     import omero
-    import omero.clients  # noqa: F401  (fills omero.model in any process)
+    import omero.clients  # fills omero.model in any process
     from omero.rtypes import rstring
 
     opts = {"project": project_id} if project_id else {"orphaned": True}

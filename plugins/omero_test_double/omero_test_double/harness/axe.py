@@ -1,7 +1,8 @@
 """Accessibility check of the page in the test browser with axe-core (fetched from the npm registry
-at a pinned version by bin/setup-plugins-venv into the per-user cache): `assert_accessible(browser, "omp-preview")` fails on any serious or critical violation and
-keeps the full result in artifacts/axe/<name>.json. `snapshot(browser, name)` keeps a screenshot
-of the state too: every plugin's browser tests call it for each page and main state."""
+at a pinned version by bin/setup-plugins-venv into the per-user cache):
+`assert_accessible(browser, "omp-preview")` fails on any serious or critical violation and keeps
+the full result in artifacts/axe/<name>.json. `snapshot(browser, name)` keeps a screenshot of the
+state too: every plugin's browser tests call it for each page and main state."""
 
 from __future__ import annotations
 

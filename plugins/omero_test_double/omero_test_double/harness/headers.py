@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-ROLE_DEFAULTS = Path(__file__).resolve().parents[4] / "roles" / "omero_web" / "defaults" / "main.yml"
+REPO_ROOT = Path(__file__).resolve().parents[4]
+ROLE_DEFAULTS = REPO_ROOT / "roles" / "omero_web" / "defaults" / "main.yml"
 
 
 @functools.cache

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import omero
-import omero.clients  # noqa: F401  (fills omero.model and omero.sys in any process)
+import omero.clients  # fills omero.model and omero.sys in any process
 from omero.rtypes import unwrap
 
 PAGE = 5000

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import omero
-import omero.clients  # noqa: F401  (fills omero.model and omero.sys in any process)
+import omero.clients  # fills omero.model and omero.sys in any process
 from omero.model import ImageAnnotationLinkI, ImageI, MapAnnotationI, NamedValue
 from omero.rtypes import rlist, rlong, rstring
 
