@@ -106,7 +106,6 @@ SETTINGS = SettingsGroup(
                 "Finished jobs older than this are deleted by the sweep.",
                 default=30, parser=parse_int, minimum=1, maximum=3650, attr="job_retention_days"),
         Setting("OMERO_PLUGINS_HEALTH_CACHE_SECONDS",
-                "omero_web_plugins_settings.OMERO_PLUGINS_HEALTH_CACHE_SECONDS",
                 "Each web process answers the anonymous health/ routes from its last check of "
                 "the plugin database and Redis for this long (0 checks on every call).",
                 default=5, parser=parse_int, minimum=0, maximum=60, attr="health_cache_seconds"),
