@@ -151,9 +151,9 @@ def test_eta_extrapolates_from_progress():
 def test_sweep_recovers_lost_fails_stuck_and_deletes_old(plugin_services, monkeypatch):
     sent = []
     monkeypatch.setattr(jobs, "dispatch", lambda job_id, queue: sent.append(str(job_id)))
-    lost = jobs.submit("selftest", "alice", {"steps": 1})
-    stuck = jobs.submit("selftest", "alice", {"steps": 1})
-    old = jobs.submit("selftest", "alice", {"steps": 1})
+    lost = jobs.submit("selftest", "alice", {"steps": 1}, queue="upload")
+    stuck = jobs.submit("selftest", "alice", {"steps": 1}, queue="upload")
+    old = jobs.submit("selftest", "alice", {"steps": 1}, queue="upload")
     with db.transaction() as tx:
         # Started days ago, lost now: resumed, not mistaken for a job no worker took.
         tx.execute("UPDATE plugin_jobs SET state='running', attempts=1, worker='upload@gone',"
@@ -181,7 +181,7 @@ def test_sweep_recovers_lost_fails_stuck_and_deletes_old(plugin_services, monkey
 def test_queued_job_whose_message_was_lost_is_sent_again(plugin_services, monkeypatch):
     """E.g. the state Redis restarted without persistence: the row still says queued."""
     monkeypatch.setattr(jobs, "dispatch", lambda job_id, queue: None)  # the message is lost
-    job = jobs.submit("selftest", "alice", {"steps": 2})
+    job = jobs.submit("selftest", "alice", {"steps": 2}, queue="omp")
     monkeypatch.undo()
     with db.transaction() as tx:
         tx.execute("UPDATE plugin_jobs SET dispatched_at = now() - interval '5 minutes'"
@@ -326,7 +326,7 @@ def test_a_superseded_delivery_can_neither_progress_nor_finish_the_job(plugin_se
                                                                        monkeypatch):
     """A worker cut off from the database looked lost; the job was resumed elsewhere."""
     monkeypatch.setattr(jobs, "dispatch", lambda job_id, queue: None)
-    job = jobs.submit("selftest", "alice", {"steps": 3})
+    job = jobs.submit("selftest", "alice", {"steps": 3}, queue="omp")
     first = JobContext(jobs.claim(str(job.id), "task-a", "omp@one"))
     with db.transaction() as tx:  # what recovery does once the lease expired
         tx.execute("UPDATE plugin_jobs SET state = 'queued' WHERE id = %s", (str(job.id),))
