@@ -21,7 +21,15 @@ from . import jobs  # noqa: F401  (registers the job kinds in the web process)
 from .config import omp_settings
 from .plugin import PLUGIN
 from .services import ai, omero_io, parsing, store
-from .web_helpers import dataset_ids, omp_view, positive_id, text_field
+from .web_helpers import (
+    batch_size,
+    dataset_ids,
+    image_ids,
+    omp_view,
+    positive_id,
+    reviewed_values,
+    text_field,
+)
 
 DELETE_CONFIRMATION = "DELETE"
 
@@ -37,13 +45,23 @@ def index(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
         "user_settings", "user_settings_save", "user_data_delete_api_keys",
         "user_data_delete_variable_sets", "user_data_delete_all", "help")}
     config = {"user": username(conn), "isRoot": is_root(conn), "urls": urls,
+              "maxVariableSets": parsing.MAX_VARIABLE_SETS,
               "defaults": {"variables": list(parsing.DEFAULT_VARIABLES),
                            "separators": list(parsing.SEPARATORS),
                            "maxVariables": parsing.MAX_VARIABLES,
                            "providers": list(ai.PROVIDERS)},
-              "deleteConfirmation": DELETE_CONFIRMATION}
+              "deleteConfirmation": DELETE_CONFIRMATION,
+              "preselectProject": _preselected_project(request, conn)}
     return render(request, "omeroweb_omp_plugin/index.html",
                   {"plugin_title": PLUGIN.title, "page_config": config})
+
+
+def _preselected_project(request: HttpRequest, conn: Any) -> int | None:
+    """Opened from the webclient on a dataset (?dataset=5): the project to show it in."""
+    raw = request.GET.get("dataset", "").split(",")[0]
+    if is_root(conn) or not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 2**63:
+        return None
+    return omero_io.project_of_dataset(conn, int(raw))
 
 
 @require_GET
@@ -80,30 +98,41 @@ def preview(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
     body = parse_json_body(request)
     settings = parsing.ParserSettings.from_dict(body.get("parser", {}))
     limit = omp_settings().preview_max_images
-    refs = _filenames(conn, body, limit + 1)
+    refs: list[tuple[int, omero_io.ImageRef]] = []
+    seen: set[int] = set()
+    for dataset_id in dataset_ids(body):  # per dataset, so each row names its dataset
+        # one more than shown, to tell whether there are more
+        for ref in omero_io.dataset_images(conn, [dataset_id], limit=limit + 1 - len(refs)):
+            if ref.id not in seen:
+                seen.add(ref.id)
+                refs.append((dataset_id, ref))
+        if len(refs) > limit:
+            break
     more = len(refs) > limit
     refs = refs[:limit]
-    rows = parsing.preview([r.name for r in refs], settings,
+    rows = parsing.preview([r.name for _, r in refs], settings,
                            deadline_seconds=omp_settings().regex_time_limit)
-    for ref, row in zip(refs, rows, strict=True):
-        row["image_id"], row["writable"] = ref.id, ref.writable
+    for (dataset_id, ref), row in zip(refs, rows, strict=True):
+        row["image_id"], row["dataset_id"], row["writable"] = ref.id, dataset_id, ref.writable
     payload: dict[str, Any] = {"rows": rows, "count": len(rows),
-                               "writable": sum(1 for r in refs if r.writable)}
+                               "writable": sum(1 for _, r in refs if r.writable)}
     if more:
         payload["notice"] = (f"the preview shows the first {limit:,} images; the datasets "
                              "hold more, and a write job parses them all")
     return JsonResponse(payload)
 
 
-def _ai_request(conn: Any, body: dict[str, Any]) -> tuple[str, str | None, str | None,
-                                                          list[str]]:
+def _ai_request(conn: Any, body: dict[str, Any], refs: list[omero_io.ImageRef] | None = None
+                ) -> tuple[str, str | None, str | None, list[str]]:
     provider = text_field(body, "provider", 20)
     if provider not in ai.PROVIDERS:
         raise RequestError(f"provider must be one of {', '.join(ai.PROVIDERS)}")
     model = text_field(body, "model", 100, required=False)
     names = body.get("filenames")
     if names is None:
-        names = [r.name for r in _filenames(conn, body, ai.MAX_FILENAMES)]
+        if refs is None:
+            refs = _filenames(conn, body, ai.MAX_FILENAMES)
+        names = [r.name for r in refs]
     if (not isinstance(names, list) or not names
             or not all(isinstance(n, str) and len(n) <= 500 for n in names)):
         raise RequestError("filenames must be a non-empty list of names")
@@ -130,17 +159,34 @@ def ai_regex(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
 @omp_view("POST", limited=True)
 def ai_parse(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
     body = parse_json_body(request)
-    provider, model, key, names = _ai_request(conn, body)
+    # From datasets, each row carries its image id: the reviewed values can then be written.
+    refs = None if "filenames" in body else _filenames(conn, body, ai.MAX_FILENAMES)
+    provider, model, key, names = _ai_request(conn, body, refs)
     variables = parsing.validate_variables(body.get("variables", []))
     rows = ai.parse_rows(provider, key, model, names, variables, omp_settings().ai_timeout)
-    return JsonResponse({"rows": [{"name": n, "values": v,
+    ids = [r.id for r in refs] if refs is not None else [None] * len(names)
+    writable = [r.writable for r in refs] if refs is not None else [None] * len(names)
+    return JsonResponse({"rows": [{"name": n, "values": v, "image_id": i, "writable": w,
                                    "keys": parsing.key_names(variables, len(v))}
-                                  for n, v in zip(names, rows, strict=True)]})
+                                  for n, v, i, w in zip(names, rows, ids, writable,
+                                                        strict=True)]})
 
 
-def _submit(conn: Any, kind: str, params: dict[str, Any]) -> JsonResponse:
+def _submit(conn: Any, kind: str, params: dict[str, Any], body: dict[str, Any]) -> JsonResponse:
     for dataset_id in params["dataset_ids"]:  # visible to this user, or 404
         omero_io.dataset_images(conn, [dataset_id], limit=1)
+    chosen = image_ids(body, omp_settings().preview_max_images)
+    if chosen is not None:
+        params["image_ids"] = chosen
+    values = reviewed_values(body, omp_settings().preview_max_images)
+    if values is not None:
+        if kind != "omp_write":
+            raise RequestError("Reviewed AI values can only be written as key/value pairs.")
+        params["values"] = values
+        params["image_ids"] = [int(i) for i in values]
+    size = batch_size(body)
+    if size is not None:
+        params["batch_size"] = size
     job = platform_jobs.submit(kind, username(conn), params)
     return JsonResponse(_progress_payload(job), status=202)
 
@@ -156,7 +202,7 @@ def _delete_mode(body: dict[str, Any]) -> str:
 
 def _confirmed(body: dict[str, Any]) -> None:
     if body.get("confirm") != DELETE_CONFIRMATION:
-        raise RequestError(f"type {DELETE_CONFIRMATION} to confirm the deletion",
+        raise RequestError(f"Type {DELETE_CONFIRMATION} in the box to confirm the deletion.",
                            code="confirmation_required")
 
 
@@ -166,14 +212,14 @@ def start_job(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
     settings = parsing.ParserSettings.from_dict(body.get("parser", {}))
     return _submit(conn, "omp_write", {"dataset_ids": dataset_ids(body),
                                        "parser": settings.as_dict(),
-                                       "delete_mode": _delete_mode(body)})
+                                       "delete_mode": _delete_mode(body)}, body)
 
 
 @omp_view("POST", limited=True)
 def start_acq_job(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
     body = parse_json_body(request)
     return _submit(conn, "omp_acquisition", {"dataset_ids": dataset_ids(body),
-                                             "delete_mode": _delete_mode(body)})
+                                             "delete_mode": _delete_mode(body)}, body)
 
 
 @omp_view("POST", limited=True)
@@ -181,7 +227,7 @@ def start_delete_all_job(request: HttpRequest, conn: Any = None, **_: Any) -> Js
     body = parse_json_body(request)
     ids = dataset_ids(body)
     _confirmed(body)
-    return _submit(conn, "omp_delete_all", {"dataset_ids": ids})
+    return _submit(conn, "omp_delete_all", {"dataset_ids": ids}, body)
 
 
 @omp_view("POST", limited=True)
@@ -189,7 +235,7 @@ def start_delete_plugin_job(request: HttpRequest, conn: Any = None, **_: Any) ->
     body = parse_json_body(request)
     ids = dataset_ids(body)
     _confirmed(body)
-    return _submit(conn, "omp_delete_plugin", {"dataset_ids": ids})
+    return _submit(conn, "omp_delete_plugin", {"dataset_ids": ids}, body)
 
 
 def _progress_payload(job: platform_jobs.Job) -> dict[str, Any]:

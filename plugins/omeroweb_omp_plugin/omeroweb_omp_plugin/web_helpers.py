@@ -98,12 +98,57 @@ def dataset_ids(body: dict[str, Any]) -> list[int]:
     if (not isinstance(ids, list) or not 1 <= len(ids) <= MAX_DATASETS
             or not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63
                        for i in ids)):
-        raise RequestError(f"dataset_ids must be a list of 1 to {MAX_DATASETS} dataset ids")
+        raise RequestError("Choose at least one dataset." if not ids else
+                           f"Choose at most {MAX_DATASETS} datasets at a time.",
+                           code="no_datasets")
     return list(dict.fromkeys(ids))
 
 
+def image_ids(body: dict[str, Any], limit: int) -> list[int] | None:
+    """The images the user kept ticked in the preview; None: every image of the datasets."""
+    ids = body.get("image_ids")
+    if ids is None:
+        return None
+    if (not isinstance(ids, list) or not 1 <= len(ids) <= limit
+            or not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63
+                       for i in ids)):
+        raise RequestError("Tick at least one image in the preview." if not ids else
+                           f"At most {limit} images can be chosen one by one.")
+    return list(dict.fromkeys(ids))
+
+
+def reviewed_values(body: dict[str, Any], limit: int) -> dict[str, list[str]] | None:
+    """{image id: [values]} the user reviewed (AI parsing) and wants written as they are."""
+    values = body.get("values")
+    if values is None:
+        return None
+    if not isinstance(values, dict) or not 1 <= len(values) <= limit:
+        raise RequestError("There are no reviewed values to write.")
+    clean = {}
+    for key, row in values.items():
+        if (not (key.isascii() and key.isdigit()) or not 0 < int(key) < 2**63
+                or not isinstance(row, list)
+                or len(row) > parsing.MAX_VARIABLES
+                or not all(isinstance(v, str) and len(v) <= 500 and "\x00" not in v
+                           for v in row)):
+            raise RequestError(f"The reviewed values of image {key[:20]} are not a list of at "
+                               f"most {parsing.MAX_VARIABLES} texts.")
+        clean[str(int(key))] = [v.strip() for v in row]
+    return clean
+
+
+def batch_size(body: dict[str, Any]) -> int | None:
+    """The user's images per job step (their setting); None: the site's default."""
+    size = body.get("batch_size")
+    if size is None:
+        return None
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 5000:
+        raise RequestError("Images per job step must be a whole number from 1 to 5000.")
+    return size
+
+
 def positive_id(raw: Any, name: str) -> int:
-    if isinstance(raw, str) and raw.isdigit() and 0 < int(raw) < 2**63:
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**63:
         return int(raw)
     if isinstance(raw, int) and not isinstance(raw, bool) and 0 < raw < 2**63:
         return raw

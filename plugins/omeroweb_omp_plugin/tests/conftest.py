@@ -46,3 +46,10 @@ def clean_plugin_rows(plugin_services):
         tx.execute("DELETE FROM omp_variable_sets")
         tx.execute("DELETE FROM omp_user_settings")
         tx.execute("DELETE FROM plugin_user_secrets WHERE plugin = 'omeroweb_omp_plugin'")
+    # The rate limit's counters live in the session's Redis too: a test's actions must not
+    # count against the next test's (fixed 60 s windows made the page tests timing-dependent).
+    from django.core.cache import caches
+
+    from omero_plugin_common.config import common_settings
+
+    caches[common_settings().ratelimit_cache].delete_pattern("ratelimit:omp-*")

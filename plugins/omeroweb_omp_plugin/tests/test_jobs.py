@@ -18,12 +18,14 @@ def run_job(celery_eager, job_service):
     return run
 
 
-def test_write_job_writes_marked_pairs_in_one_batch(lab, run_job):
+def test_write_job_writes_marked_pairs_in_one_batch(lab, run_job, caplog):
     lab.omero.calls.reset()
-    job = run_job("omp_write", "alice", dataset_ids=[lab.dataset.id], parser=PARSER)
+    with caplog.at_level("INFO", logger="omeroweb_omp_plugin.services.writing"):
+        job = run_job("omp_write", "alice", dataset_ids=[lab.dataset.id], parser=PARSER)
     assert job.state == "succeeded", job.error
     assert job.result == {"images": 3, "written": 3, "deleted": 0, "not_permitted": 0,
-                          "regex_timeouts": 0, "no_values": 0, "names_too_long": 0}
+                          "regex_timeouts": 0, "no_values": 0, "names_too_long": 0,
+                          "summary": "Key/value pairs written on 3 images of 3."}
     assert lab.omero.calls["IUpdate.saveArray"] == 1
     [(ns, pairs)] = map_values(lab.omero, lab.images[2])
     assert ns == omero_io.KV_NAMESPACE
@@ -31,7 +33,24 @@ def test_write_job_writes_marked_pairs_in_one_batch(lab, run_job):
                          ("Var4", "pos3")]
     assert ownership.is_plugin_owned(pairs, omp_settings().hash_secret)
     assert job.progress_done == job.progress_total == 3
-    assert any("batch 1" in line for line in job.log)
+    # The user's log reads as sentences about their images; the counters are for operators.
+    assert job.log == ["3 images in 1 dataset.", "Images 1 to 3 of 3 done.",
+                       "Key/value pairs written on 3 images of 3."]
+    assert "regex_timeouts 0" in caplog.text and "not_permitted 0" in caplog.text
+
+
+def test_job_summary_names_what_was_skipped(lab, run_job):
+    job = run_job("omp_write", "bob", dataset_ids=[lab.ro_dataset.id], parser=PARSER)
+    assert job.result["summary"] == ("Key/value pairs written on 0 images of 1; 1 image "
+                                     "skipped: you may not change them.")
+    assert not any("not_permitted" in line for line in job.log)
+
+
+def test_job_batch_size_comes_from_the_request(lab, run_job):
+    job = run_job("omp_write", "alice", dataset_ids=[lab.dataset.id], parser=PARSER,
+                  batch_size=1)
+    assert [line for line in job.log if line.startswith("Image ")] == [
+        "Image 1 of 3 done.", "Image 2 of 3 done.", "Image 3 of 3 done."]
 
 
 def test_a_second_identical_run_writes_nothing(lab, run_job):

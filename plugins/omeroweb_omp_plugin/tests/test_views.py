@@ -73,7 +73,8 @@ def test_projects_owned_and_collaborative(client, lab, as_user):
 def test_datasets_of_a_visible_project_only(client, lab, as_user):
     as_user("bob")
     response = client.get(PREFIX + f"datasets/?project_id={lab.project.id}")
-    assert response.json() == {"datasets": [{"id": lab.dataset.id, "name": "D1"}]}
+    assert response.json() == {"datasets": [{"id": lab.dataset.id, "name": "D1",
+                                             "image_count": 3}]}
     as_user("alice")
     assert client.get(PREFIX + f"datasets/?project_id={lab.ro_project.id}").status_code == 404
     assert client.get(PREFIX + "datasets/?project_id=abc").status_code == 400
@@ -86,8 +87,41 @@ def test_preview_parses_and_flags_writable_images(client, lab, as_user):
     rows = response.json()["rows"]
     assert [r["values"] for r in rows][2] == ["P2", "T-cell", "plastic", "pos3"]
     assert rows[0]["keys"][0] == "Project number" and all(r["writable"] for r in rows)
+    assert {r["dataset_id"] for r in rows} == {lab.dataset.id}
+    assert [r["image_id"] for r in rows] == [i.id for i in lab.images]
     response = post(client, "preview/", {"dataset_ids": [lab.ro_dataset.id], "parser": PARSER})
     assert response.json()["writable"] == 0
+
+
+@pytest.mark.parametrize("ids, message", [
+    ([], "Choose at least one dataset."),
+    (None, "Choose at least one dataset."),
+    (list(range(1, 102)), "Choose at most 100 datasets at a time."),
+])
+def test_no_dataset_chosen_reads_as_a_sentence(client, lab, as_user, ids, message):
+    as_user("alice")
+    for route in ("preview/", "start_job/", "start_delete_all_job/"):
+        response = post(client, route, {"dataset_ids": ids, "parser": PARSER,
+                                        "confirm": "DELETE"})
+        assert response.status_code == 400
+        assert response.json()["error"]["message"] == message, route
+
+
+def test_write_job_only_on_the_images_left_ticked(client, lab, as_user, celery_eager,
+                                                   job_service):
+    from .conftest import map_values
+
+    as_user("alice")
+    chosen = [lab.images[0].id, lab.images[2].id]
+    response = post(client, "start_job/", {"dataset_ids": [lab.dataset.id], "parser": PARSER,
+                                           "image_ids": chosen, "batch_size": 1})
+    assert response.status_code == 202, response.content
+    progress = client.get(response.json()["progress_url"]).json()
+    assert progress["result"]["written"] == 2 and progress["total"] == 2
+    assert map_values(lab.omero, lab.images[1]) == []
+    refused = post(client, "start_job/", {"dataset_ids": [lab.dataset.id], "parser": PARSER,
+                                          "image_ids": []})
+    assert refused.json()["error"]["message"] == "Tick at least one image in the preview."
 
 
 def test_preview_refuses_a_catastrophic_regex_with_400(client, lab, as_user):
@@ -305,3 +339,41 @@ def test_start_acquisition_job_view(client, lab, as_user, celery_eager, job_serv
     assert response.status_code == 202
     progress = client.get(response.json()["progress_url"]).json()
     assert progress["kind"] == "omp_acquisition" and progress["result"]["written"] == 3
+
+
+def test_reviewed_ai_values_are_written_as_shown(client, lab, as_user, celery_eager,
+                                                  job_service):
+    from .conftest import map_values
+
+    as_user("alice")
+    rows = post(client, "ai/parse/", {"provider": "local", "dataset_ids": [lab.dataset.id],
+                                      "variables": ["Project"]}).json()["rows"]
+    assert [r["image_id"] for r in rows] == [i.id for i in lab.images]
+    # The user reviewed the AI's answer and corrected one value before writing.
+    values = {str(r["image_id"]): r["values"] for r in rows[:2]}
+    values[str(lab.images[0].id)][1] = "HeLa-S3"
+    response = post(client, "start_job/", {"dataset_ids": [lab.dataset.id],
+                                           "parser": {**PARSER, "variables": ["Project"]},
+                                           "values": values})
+    assert response.status_code == 202, response.content
+    assert client.get(response.json()["progress_url"]).json()["result"]["written"] == 2
+    [(_, pairs)] = map_values(lab.omero, lab.images[0])
+    assert pairs[:2] == [("Project", "P1"), ("Var2", "HeLa-S3")]
+    assert map_values(lab.omero, lab.images[2]) == []  # not among the reviewed rows
+    for bad in ({"x": ["a"]}, {"1": "a"}, {"1": ["a"] * 11}):  # 6 actions: the rate limit
+        refused = post(client, "start_job/", {"dataset_ids": [lab.dataset.id],
+                                              "parser": PARSER, "values": bad})
+        assert refused.status_code == 400, bad
+    refused = post(client, "start_acq_job/", {"dataset_ids": [lab.dataset.id],
+                                              "values": values})
+    assert refused.status_code == 400
+
+
+def test_superscript_digits_are_a_400_not_a_500(client, lab, as_user):
+    """'¹'.isdigit() is true but int('¹') fails (found by the query-string property test)."""
+    as_user("alice")
+    assert client.get(PREFIX + "datasets/", {"project_id": "¹"}).status_code == 400
+    assert client.get(PREFIX, {"dataset": "²"}).status_code == 200  # the page, no preselection
+    response = post(client, "start_job/", {"dataset_ids": [lab.dataset.id], "parser": PARSER,
+                                           "values": {"¹": ["a"]}})
+    assert response.status_code == 400

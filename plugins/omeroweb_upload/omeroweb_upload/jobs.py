@@ -130,9 +130,20 @@ def import_job(ctx: JobContext) -> dict[str, Any]:
     try:
         return _import(ctx, job, acting_for)
     except Exception as exc:
-        if type(exc).__name__ not in ("JobSuperseded", "TransientJobError"):
+        if type(exc).__name__ == "JobCancelled":
+            _mark_cancelled(upload_id)
+        elif type(exc).__name__ not in ("JobSuperseded", "TransientJobError"):
             _set_state(upload_id, "error", f"import failed: {exc}")
         raise
+
+
+def _mark_cancelled(upload_id: str) -> None:
+    from .services import CANCELLED_IMPORT
+
+    with db.transaction() as tx:  # the files not reached stay 'uploaded'
+        tx.execute("UPDATE upload_jobs SET options = options || '{\"cancelled\": true}'"
+                   " WHERE id = %s", (upload_id,))
+    _set_state(upload_id, "error", CANCELLED_IMPORT)
 
 
 def _import(ctx: JobContext, job: dict[str, Any], acting_for: Any) -> dict[str, Any]:
@@ -168,9 +179,11 @@ def _import(ctx: JobContext, job: dict[str, Any], acting_for: Any) -> dict[str, 
                 found = [int(i.getId()) for i in conn.getObjects("Image", result.image_ids)] \
                     if result.image_ids else []
                 _record(upload_id, f, result, found)
-                done += 1
-                ctx.progress(done, len(todo), f"{f['relative_path']}: "
-                             + ("imported" if result.ok else f"failed: {result.error}"))
+        # Progress (where a cancel takes effect) only once the whole batch is recorded.
+        for f, result in zip(batch, results, strict=True):
+            done += 1
+            ctx.progress(done, len(todo), f"{f['relative_path']}: "
+                         + ("imported" if result.ok else f"failed: {result.error}"))
     if job["special_method"] == SEM_EDX:
         _attach_spectra(ctx, job, datasets, acting_for)
     failed = _files(upload_id, "state = 'failed'")

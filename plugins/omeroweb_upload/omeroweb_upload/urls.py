@@ -23,6 +23,8 @@ urlpatterns = [
     path("confirm/<str:job_id>/", views.confirm, name="omeroweb_upload_confirm"),
     # POST: import a ready job → 202.
     path("import/<str:job_id>/", views.start_import, name="omeroweb_upload_import"),
+    # POST: cancel the job (before the import: its files are deleted; during: stop the import).
+    path("cancel/<str:job_id>/", views.cancel, name="omeroweb_upload_cancel"),
     # GET: projects the user may add datasets to.
     path("projects/", views.projects, name="omeroweb_upload_projects"),
     # POST an EMSA/MSA file's bytes → its spectrum plot as PNG (400 JSON when malformed).

@@ -40,6 +40,7 @@ def index(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
     settings = upload_settings()
     config = {
         "user": username(conn),
+        "isRoot": username(conn) == "root",
         "chunkBytes": settings.chunk_bytes,
         "concurrency": 3,  # files sent in parallel (the original's OMERO_WEB_UPLOAD_CONCURRENCY)
         "specialMethods": not settings.disable_special_methods,
@@ -73,7 +74,8 @@ def upload_chunk(request: HttpRequest, job_id: str, index: int, conn: Any = None
     chunk's end) or X-Chunk-Sha256 (and X-File-Sha256 on the last, unless declared at start)."""
     offset = request.GET.get("offset", "")
     length = request.META.get("CONTENT_LENGTH") or ""
-    if not offset.isdigit() or not length.isdigit():
+    # isascii: str.isdigit() also accepts digits such as '¹' that int() refuses.
+    if not (offset.isascii() and offset.isdigit() and length.isascii() and length.isdigit()):
         raise RequestError("offset (query) and Content-Length must be non-negative integers")
     if request.content_type != "application/octet-stream":
         raise RequestError("a chunk is sent as application/octet-stream", 415)
@@ -116,6 +118,13 @@ def start_import(request: HttpRequest, job_id: str, conn: Any = None, **_: Any
     return JsonResponse(services.start_import(job_id, *_who(conn)), status=202)
 
 
+@require_POST
+@login_required()
+@handle_request_errors
+def cancel(request: HttpRequest, job_id: str, conn: Any = None, **_: Any) -> JsonResponse:
+    return JsonResponse(services.cancel(job_id, *_who(conn)))
+
+
 @never_cache
 @require_GET
 @login_required()
@@ -132,7 +141,7 @@ def projects(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
 def sem_edx_preview(request: HttpRequest, conn: Any = None, **_: Any) -> HttpResponse:
     """An EMSA/MSA file's plot as PNG, before upload; a malformed file gets 400 with why."""
     length = request.META.get("CONTENT_LENGTH") or ""
-    if not length.isdigit() or not 0 < int(length) <= sem_edx.MAX_BYTES:
+    if not (length.isascii() and length.isdigit()) or not 0 < int(length) <= sem_edx.MAX_BYTES:
         raise RequestError(f"send the spectrum file (at most {sem_edx.MAX_BYTES} bytes)", 413)
     try:
         spectrum = sem_edx.parse_emsa(request.read(int(length)))

@@ -136,3 +136,71 @@ def test_a_lost_background_job_shows_the_upload_as_failed(lifecycle, session_for
     status = alice.get(f"/omeroweb_upload/status/{job['id']}/").json()
     assert status["state"] == "error"
     assert "worker lost 3 times" in status["messages"][-1]
+
+
+def test_the_check_question_is_gone_once_the_import_starts(lifecycle, session_for):
+    alice = session_for("alice")
+    files = {"ok.tif": b"a", "notes.docx": b"d"}
+    job = _start(alice, files, compatibility_enabled=True)
+    upload(alice, job, files)
+    waiting = alice.get(f"/omeroweb_upload/status/{job['id']}/").json()
+    assert any("confirm to import anyway" in m for m in waiting["messages"])
+    assert alice.post_json(f"/omeroweb_upload/confirm/{job['id']}/").status_code == 202
+    final = alice.get(f"/omeroweb_upload/status/{job['id']}/").json()
+    assert final["state"] == "done"  # the user confirmed; the stand-in takes notes.docx
+    assert not any("confirm to import anyway" in m for m in final["messages"])
+
+
+def test_cancel_before_the_import_deletes_the_files(lifecycle, session_for):
+    alice = session_for("alice")
+    files = {"plate/a.tif": os.urandom(100_000), "b.tif": b"tiff"}
+    job = _start(alice, files, compatibility_enabled=False)
+    upload(alice, job, {"plate/a.tif": files["plate/a.tif"]})  # b.tif not sent yet
+    assert session_for("bob").post_json(f"/omeroweb_upload/cancel/{job['id']}/").status_code \
+        == 404
+    cancelled = alice.post_json(f"/omeroweb_upload/cancel/{job['id']}/")
+    assert cancelled.status_code == 200, cancelled.content
+    body = cancelled.json()
+    assert body["state"] == "error" and body["options"]["cancelled"] is True
+    assert body["messages"] == ["You cancelled the upload; the files sent so far were deleted."]
+    assert not upload_dir_of(job).exists()
+    again = alice.post_json(f"/omeroweb_upload/cancel/{job['id']}/")
+    assert again.status_code == 409 and "already error" in again.json()["error"]["message"]
+    # A chunk after the cancel is refused: nothing is written for a cancelled job.
+    late = alice.chunk(job["id"], 1, 0, b"tiff")
+    assert late.status_code == 409
+
+
+def test_cancel_during_the_import_stops_after_the_files_under_way(lifecycle, session_for,
+                                                                  monkeypatch):
+    from omeroweb_upload import importer
+
+    alice = session_for("alice")
+    files = {f"f{n}.tif": bytes([n]) for n in range(4)}
+    job = _start(alice, files, compatibility_enabled=False, batch_size=1)
+    upload(alice, job, files)
+    real = importer.default_importer
+
+    class CancelAfterFirst:
+        """The user presses Cancel while the first file is being imported."""
+
+        def __init__(self):
+            self.inner = real()
+
+        def check(self, path):
+            return self.inner.check(path)
+
+        def import_file(self, path, session, dataset_id):
+            result = self.inner.import_file(path, session, dataset_id)
+            alice.post_json(f"/omeroweb_upload/cancel/{job['id']}/")
+            return result
+
+    monkeypatch.setattr("omeroweb_upload.jobs.default_importer", CancelAfterFirst)
+    assert alice.post_json(f"/omeroweb_upload/import/{job['id']}/").status_code == 202
+    final = alice.get(f"/omeroweb_upload/status/{job['id']}/").json()
+    assert final["state"] == "error" and final["options"]["cancelled"] is True
+    assert final["import_job"]["state"] == "cancelled"
+    assert final["messages"][-1] == ("You cancelled the import; files imported before stay "
+                                     "in OMERO.")
+    states = [f["state"] for f in final["files"]]
+    assert states == ["imported", "uploaded", "uploaded", "uploaded"]

@@ -234,6 +234,7 @@ def test_jobs_belong_to_their_owner(upload_dir, world, session_for, route):
 
 POSTS = ["/omeroweb_upload/start/", "/omeroweb_upload/prune/{job}/",
          "/omeroweb_upload/confirm/{job}/", "/omeroweb_upload/import/{job}/",
+         "/omeroweb_upload/cancel/{job}/",
          "/omeroweb_upload/user-settings/",
          "/omeroweb_upload/special-method-settings/sem_edx_spectra/",
          "/omeroweb_upload/sem-edx-preview/"]
@@ -335,3 +336,12 @@ def test_settings_postgres_cannot_store_are_a_400(upload_dir, world, session_for
     """Found by the property test: Python's JSON parser accepts what jsonb refuses."""
     response = session_for("alice").post_json("/omeroweb_upload/user-settings/", raw)
     assert response.status_code == 400 and message in response.json()["error"]["message"]
+
+
+def test_a_superscript_offset_is_a_400(upload_dir, world, session_for):
+    alice = session_for("alice")
+    job = start(alice, [file_entry("a.tif", DATA)]).json()
+    response = alice.use().client.post(f"/omeroweb_upload/upload/{job['id']}/0/?offset=¹",
+                                       DATA[:10], content_type="application/octet-stream",
+                                       **alice.headers, HTTP_X_CHUNK_SHA256="0" * 64)
+    assert response.status_code == 400

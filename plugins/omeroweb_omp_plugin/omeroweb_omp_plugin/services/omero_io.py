@@ -67,7 +67,17 @@ def list_datasets(conn, project_id: int) -> list[dict]:
     project = conn.getObject("Project", project_id)
     if project is None:
         raise NotFound(f"project {project_id} not found")
-    return [{"id": d.getId(), "name": get_text(d.getName())} for d in project.listChildren()]
+    return [{"id": d.getId(), "name": get_text(d.getName()), "image_count": d.countChildren()}
+            for d in project.listChildren()]
+
+
+def project_of_dataset(conn, dataset_id: int) -> int | None:
+    """The project holding this dataset (the first, if linked to several), for the page opened
+    from the webclient on a dataset; None when it is orphaned or not visible."""
+    _all_groups(conn)
+    dataset = conn.getObject("Dataset", dataset_id)
+    parents = dataset.listParents() if dataset is not None else []
+    return min((p.getId() for p in parents), default=None)
 
 
 def dataset_images(conn, dataset_ids: Sequence[int], limit: int | None = None

@@ -90,7 +90,8 @@ def delete_all_sets(username: str) -> int:
 
 
 SETTING_KEYS = {"separators": list, "mode": str, "protect_hyphens": bool, "ai_provider": str,
-                "ai_model": str, "variables": list, "delete_mode": str}
+                "ai_model": str, "variables": list, "delete_mode": str,
+                "show_all_projects": bool, "batch_size": int}
 
 
 def get_settings(username: str) -> dict[str, Any]:
@@ -109,6 +110,9 @@ def save_settings(username: str, settings: Any) -> dict[str, Any]:
     for key, kind in SETTING_KEYS.items():
         if key in settings and not isinstance(settings[key], kind):
             raise StoreError(f"{key} must be a {kind.__name__}")
+    batch = settings.get("batch_size")
+    if batch is not None and (isinstance(batch, bool) or not 1 <= batch <= 5000):
+        raise StoreError("batch_size must be a whole number from 1 to 5000")
     if settings.get("ai_provider") not in (None, *ai.PROVIDERS):
         raise StoreError("unknown ai_provider")
     body = json.dumps(settings)

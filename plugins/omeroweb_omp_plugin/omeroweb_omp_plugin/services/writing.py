@@ -9,6 +9,7 @@ skipped), because a worker can die between the OMERO write and the step's commit
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -17,6 +18,7 @@ from . import acquisition, omero_io, ownership, parsing, safe_regex
 
 ACTIONS = ("write", "acquisition", "delete_all", "delete_plugin")
 DELETE_MODES = ("keep", "all", "plugin")
+log = logging.getLogger(__name__)
 
 
 class Context(Protocol):
@@ -45,19 +47,64 @@ def run(conn: Any, ctx: Context, action: str) -> dict[str, Any]:
     by_id = {r.id: r for r in listed}
     refs = [by_id[i] for i in order if i in by_id]
     total = len(refs)
-    ctx.progress(0, total, f"{total} image(s) in {len(params['dataset_ids'])} dataset(s)")
+    ctx.progress(0, total, f"{_images(total)} in {_count(len(params['dataset_ids']), 'dataset')}.")
     handler = _HANDLERS[action]
     totals: dict[str, int] = {}
     done = 0
-    for n, batch in enumerate(batches(refs, settings.batch_size), 1):
+    size = params.get("batch_size") or settings.batch_size
+    for n, batch in enumerate(batches(refs, size), 1):
         result = ctx.step(f"{action}-batch-{n}",
                           lambda _tx, batch=batch: handler(conn, batch, params, settings))
         for key, value in result.items():
             totals[key] = totals.get(key, 0) + value
+        # The counters are for operators; the user's log says where the job is.
+        log.info("omp %s batch %d: %s", action, n,
+                 ", ".join(f"{k} {v}" for k, v in sorted(result.items())))
+        ctx.progress(done + len(batch), total,
+                     f"Image {done + 1} of {total} done." if len(batch) == 1 else
+                     f"Images {done + 1} to {done + len(batch)} of {total} done.")
         done += len(batch)
-        ctx.progress(done, total, f"batch {n}: " + ", ".join(
-            f"{k} {v}" for k, v in sorted(result.items())))
-    return {"images": total, **totals}
+    summary = summarize(action, total, totals)
+    ctx.progress(done, total, summary)
+    return {"images": total, **totals, "summary": summary}
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _images(n: int) -> str:
+    return _count(n, "image")
+
+
+def summarize(action: str, total: int, totals: dict[str, int]) -> str:
+    """The job's outcome as a sentence about the user's images."""
+    done = {"write": "Key/value pairs written on {}", "acquisition":
+            "Acquisition metadata written on {}"}.get(action)
+    parts = []
+    if done:
+        parts.append(done.format(_images(totals.get("written", 0))) + f" of {total}")
+        if totals.get("deleted"):
+            parts.append(f"{_count(totals['deleted'], 'older annotation')} replaced")
+    else:
+        parts.append(f"{_count(totals.get('deleted', 0), 'key/value annotation')} deleted "
+                     f"from {_images(total)}")
+    if totals.get("not_permitted"):
+        parts.append(f"{_images(totals['not_permitted'])} skipped: you may not change them")
+    if totals.get("no_values"):
+        parts.append(f"{_count(totals['no_values'], 'filename')} gave no values")
+    if totals.get("regex_timeouts"):
+        parts.append(f"{_count(totals['regex_timeouts'], 'filename')} took the regular "
+                     "expression too long and were skipped")
+    if totals.get("names_too_long"):
+        parts.append(f"{_count(totals['names_too_long'], 'filename')} too long to parse "
+                     "skipped")
+    if totals.get("kept_foreign"):
+        parts.append(f"{_count(totals['kept_foreign'], 'annotation')} not written by this "
+                     "plugin kept")
+    if totals.get("still_present"):
+        parts.append(f"{_count(totals['still_present'], 'annotation')} could not be deleted")
+    return "; ".join(parts) + "."
 
 
 def _write(conn: Any, batch: Sequence[omero_io.ImageRef], params: dict[str, Any],
@@ -66,11 +113,16 @@ def _write(conn: Any, batch: Sequence[omero_io.ImageRef], params: dict[str, Any]
     writable = [r for r in batch if r.writable]
     rows = []
     failed = no_values = too_long = 0
-    try:  # one CPU-time limit for the batch, as for a preview
-        parsed = parsing.parse_names([r.name for r in writable], parser,
-                                     settings.regex_time_limit)
-    except safe_regex.RegexError:
-        parsed, failed = [], len(writable)
+    reviewed = params.get("values")  # values the user reviewed (AI parsing), not parsed
+    if reviewed is not None:
+        parsed = [(r.name, [v for v in reviewed.get(str(r.id), []) if v][:parsing.MAX_VARIABLES])
+                  for r in writable]
+    else:
+        try:  # one CPU-time limit for the batch, as for a preview
+            parsed = parsing.parse_names([r.name for r in writable], parser,
+                                         settings.regex_time_limit)
+        except safe_regex.RegexError:
+            parsed, failed = [], len(writable)
     for ref, row in zip(writable, parsed, strict=False):  # nothing when the limit was hit
         if row is None:
             too_long += 1

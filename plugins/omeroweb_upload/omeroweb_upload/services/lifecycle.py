@@ -31,7 +31,7 @@ from .parsing import (
     dataset_name_for,
     parse_files,
 )
-from .store import _advance_if_uploaded, _job_row, _mark_lost, upload_dir
+from .store import _advance_if_uploaded, _job_row, _mark_lost, delete_job_files, upload_dir
 
 
 def start(owner: str, body: dict[str, Any], group_id: int | None,
@@ -176,6 +176,30 @@ def start_import(job_id: str, user: str, is_admin: bool, confirm: bool = False
             hint = "; confirm it first" if job["state"] == "awaiting_confirmation" else ""
             raise RequestError(f"the job is {job['state']}{hint}", 409)
         platform = jobs.create(tx, "upload_import", job["owner"], {"upload_id": job_id})
+        # The check's question ("confirm to import anyway") is answered: it is not shown again.
         tx.execute("UPDATE upload_jobs SET state = 'importing', platform_job_id = %s,"
-                   " updated_at = now() WHERE id = %s", (str(platform.id), job_id))
+                   " messages = '[]'::jsonb, updated_at = now() WHERE id = %s",
+                   (str(platform.id), job_id))
+    return status(job_id, user, is_admin)
+
+
+CANCELLED_UPLOAD = "You cancelled the upload; the files sent so far were deleted."
+CANCELLED_IMPORT = "You cancelled the import; files imported before stay in OMERO."
+
+
+def cancel(job_id: str, user: str, is_admin: bool) -> dict[str, Any]:
+    """Before the import: the job ends and its files are deleted. During the import: the
+    import job stops after the files under way (it ends the upload job itself)."""
+    with db.transaction() as tx:
+        job = _job_row(tx, job_id, user, is_admin, lock=True)
+        if job["state"] in ("done", "error"):
+            raise RequestError(f"the job is already {job['state']}", 409)
+        if job["platform_job_id"]:
+            jobs.request_cancel(job["platform_job_id"])
+        if job["state"] != "importing":
+            tx.execute("UPDATE upload_jobs SET state = 'error', finished_at = now(),"
+                       " updated_at = now(), options = options || '{\"cancelled\": true}',"
+                       " messages = jsonb_build_array(%s::text) WHERE id = %s",
+                       (CANCELLED_UPLOAD, job_id))
+            tx.on_commit(lambda: delete_job_files(job_id))
     return status(job_id, user, is_admin)

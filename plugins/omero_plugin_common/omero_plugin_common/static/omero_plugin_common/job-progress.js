@@ -48,6 +48,9 @@ export function renderJob(container, job) {
   label.append(state, document.createTextNode(counts + eta));
   const log = document.createElement("div");
   log.className = "job-log";
+  log.tabIndex = 0; // it scrolls: reachable by keyboard
+  log.setAttribute("role", "log");
+  log.setAttribute("aria-label", "Job log");
   log.textContent = job.log.join("\n");
   container.append(bar, label, log);
   if (job.error) {
