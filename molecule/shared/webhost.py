@@ -1,5 +1,6 @@
 """Helpers of the whole-stack tests: run commands on a web host as OMERO.web runs them, wait."""
 
+import json
 import os
 import shlex
 import subprocess
@@ -19,6 +20,16 @@ _AS_WEB = ("systemd-run --quiet --wait --pipe --collect -p User=omero-web -p Gro
 def run_as_web(host, command):
     """Run a command of the OMERO.web venv (e.g. `omero-plugins-jobs selftest ...`)."""
     return host.run(_AS_WEB + f"/opt/omero/web/venv/bin/{command}")
+
+
+def worker_queues(host):
+    """The queues the installed plugins declare on this host (their registry, as the role reads
+    it): the tests expect one worker per queue without restating the plugins' queue names."""
+    out = run_as_web(host, "omero-plugins-registry")
+    assert out.rc == 0, out.stdout + out.stderr
+    queues = [q["name"] for q in json.loads(out.stdout)["worker_queues"]]
+    assert "admin" in queues, queues  # the platform's own queue: the registry was read
+    return queues
 
 
 def django_python(host, code, *args):

@@ -4,12 +4,11 @@ self-test that runs a real job through a queue's worker (a smoke test after a de
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
 from .logging_config import configure_logging
-from .plugin import installed_plugins, queues, worker_queues
+from .plugin import installed_plugins, queues
 from .typed_settings import SettingsError
 
 
@@ -21,16 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     recover.add_argument("--worker", help="celery node name known to be dead (e.g. omp@host)")
     selftest = sub.add_parser("selftest",
                               help="run the self-test job through a queue's worker and wait")
-    selftest.add_argument("--queue", required=True, help="a queue of `omero-plugins-jobs queues`")
+    selftest.add_argument("--queue", required=True, help="a queue of `omero-plugins-registry`")
     selftest.add_argument("--steps", type=int, default=3)
     selftest.add_argument("--timeout", type=float, default=60,
                           help="seconds to wait for the result")
-    sub.add_parser("queues", help="print the installed plugins' worker queues as JSON "
-                   "(Ansible deploys one worker unit per queue from it)")
     args = parser.parse_args(argv)
-    if args.command == "queues":
-        print(json.dumps(worker_queues()))
-        return 0
     if args.command == "selftest":
         return run_selftest(args.queue, args.steps, args.timeout)
     try:

@@ -1,7 +1,8 @@
 """The registry of installed plugins: each package declares one Plugin under the
 `omero_plugins` entry point group, and the platform derives everything else from it (migrations,
-job kinds and their queues, Celery's queues and the worker units, the settings table, the
-health route, the Django app), so no list of plugins is kept by hand. See
+job kinds and their queues, Celery's queues and the worker units, the webclient's "Open with"
+entries, the settings table, the health route, the Django app), so no list of plugins is kept by
+hand. See
 docs/design/plugin-registry.md."""
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ PLATFORM = "omero_plugin_common"
 
 
 @dataclass(frozen=True)
+class OpenWith:
+    """An entry of the webclient's "Open with" menu: OMERO.web opens the plugin's page in a new tab
+    with the selection as query parameters (`?dataset=1&dataset=2`), which the page preselects."""
+    id: str
+    label: str
+    supported_objects: tuple[str, ...]  # OMERO.web's names: image, images, dataset, project, ...
+
+
+@dataclass(frozen=True)
 class Plugin:
     name: str  # Django app label and URL prefix: /<name>/
     title: str
@@ -28,6 +38,7 @@ class Plugin:
     jobs_module: str | None = None  # imported by workers: registers the plugin's job kinds
     worker_concurrency: int = 1  # worker processes of its queue (largest wins on a shared queue)
     root_only: bool = False  # pages for the OMERO root user only (else any logged-in user)
+    open_with: OpenWith | None = None  # the webclient's "Open with" entry of the plugin's page
 
     @property
     def sql_dir(self) -> Path:
@@ -66,6 +77,20 @@ def worker_queues() -> list[dict[str, object]]:
             concurrency[plugin.queue] = max(concurrency.get(plugin.queue, 0),
                                             plugin.worker_concurrency)
     return [{"name": name, "concurrency": n} for name, n in concurrency.items()]
+
+
+def open_with_entries() -> list[list[object]]:
+    """The installed plugins' "Open with" entries in omero.web.open_with's syntax, each opening the
+    plugin's index page (URL name `<name>_index`)."""
+    return [[p.open_with.id, f"{p.name}_index",
+             {"supported_objects": list(p.open_with.supported_objects), "target": "_blank",
+              "label": p.open_with.label}]
+            for p in installed_plugins() if p.open_with]
+
+
+def registry() -> dict[str, object]:
+    """What Ansible deploys from the installed plugins (`omero-plugins-registry`)."""
+    return {"worker_queues": worker_queues(), "open_with": open_with_entries()}
 
 
 PLUGIN = Plugin(

@@ -47,16 +47,38 @@ def test_db_command_names_the_missing_setting(monkeypatch, capsys):
            "omero_web_plugins_settings.OMP_DATA_PASS" in capsys.readouterr().err
 
 
-def test_the_jobs_command_prints_the_worker_queues_ansible_deploys(capsys):
-    """roles/omero_web deploys one worker unit per entry of this JSON (tasks/celery_queues.yml)."""
+def test_the_registry_command_prints_what_ansible_deploys(capsys):
+    """roles/omero_web deploys one worker unit per queue of this JSON and writes its "Open with"
+    entries into omero.web.open_with (tasks/registry.yml)."""
     import json
 
-    from omero_plugin_common.jobs_cli import main
     from omero_plugin_common.plugin import worker_queues
+    from omero_plugin_common.registry_cli import main
 
-    assert main(["queues"]) == 0
-    workers = json.loads(capsys.readouterr().out)
-    assert workers == worker_queues()
+    assert main([]) == 0
+    registry = json.loads(capsys.readouterr().out)
+    assert registry["worker_queues"] == worker_queues()
     # The concurrency the role's defaults had before the plugins declared it.
-    assert {w["name"]: w["concurrency"] for w in workers} == {
+    assert {w["name"]: w["concurrency"] for w in registry["worker_queues"]} == {
         "admin": 1, "imaris_export": 1, "omp": 2, "upload": 2}
+    # The entries the role's catalogue had before the plugins declared them, in registry order.
+    assert registry["open_with"] == [
+        ["imaris_export", "omeroweb_imaris_connector_index",
+         {"supported_objects": ["image", "images"], "target": "_blank",
+          "label": "Export to Imaris…"}],
+        ["omp_parse_filenames", "omeroweb_omp_plugin_index",
+         {"supported_objects": ["dataset", "datasets", "project"], "target": "_blank",
+          "label": "Parse filenames…"}],
+        ["upload_here", "omeroweb_upload_index",
+         {"supported_objects": ["project"], "target": "_blank", "label": "Upload here…"}],
+    ]
+
+
+def test_every_open_with_entry_names_a_page_that_resolves():
+    """OMERO.web reverses each entry's URL name when it renders the webclient's menu."""
+    from django.urls import reverse
+
+    from omero_plugin_common.plugin import open_with_entries
+
+    for _id, url_name, _options in open_with_entries():
+        assert reverse(url_name).endswith("/")

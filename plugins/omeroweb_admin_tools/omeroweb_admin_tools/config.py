@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from pathlib import PurePosixPath
 
+from omero_plugin_common.plugin import queues
 from omero_plugin_common.typed_settings import (
     LoadedSettings,
     Setting,
@@ -31,18 +32,20 @@ def _s(env: str, description: str, **kwargs) -> Setting:
     return Setting(env, description, **kwargs)
 
 
-DEFAULT_UNITS = (
-    "omero-server.service", "omero-web.service", "omero-celery@omp.service",
-    "omero-celery@upload.service", "omero-celery@imaris_export.service",
-    "omero-celery@admin.service", "postgresql@15-omero.service", "postgresql@15-plugins.service",
-    "redis-server@cache.service", "redis-server@state.service", "nginx.service",
+# The platform's services under the roles' names; the workers (one per queue) come from the
+# plugin registry, so a new plugin's worker is listed without a change here.
+PLATFORM_UNITS = (
+    "omero-server.service", "omero-web.service", "postgresql@15-omero.service",
+    "postgresql@15-plugin.service", "redis-server@cache.service", "redis-server@state.service",
+    "nginx.service",
 )
 
 SETTINGS = SettingsGroup(
     "omeroweb_admin_tools",
     (
-        _s("ADMIN_TOOLS_UNITS", "systemd units of the platform: their logs and health are shown.",
-           default=DEFAULT_UNITS, parser=parse_list, attr="units"),
+        _s("ADMIN_TOOLS_UNITS", "systemd units of the platform: their logs and health are shown "
+           "(empty: the platform's services and one worker unit per installed plugin queue).",
+           default=(), parser=parse_list, attr="units"),
         _s("ADMIN_TOOLS_LOKI_URL", "Loki base URL; empty reads journald directly on this host.",
            default="", parser=parse_optional_url, attr="loki_url"),
         _s("ADMIN_TOOLS_LOKI_LOG_TYPES",
@@ -110,3 +113,9 @@ SETTINGS = SettingsGroup(
 def admin_settings() -> LoadedSettings:
     """Read once per process (tests call cache_clear)."""
     return SETTINGS.load()
+
+
+def platform_units() -> tuple[str, ...]:
+    """ADMIN_TOOLS_UNITS, or by default the platform's services and its workers."""
+    return admin_settings().units or PLATFORM_UNITS + tuple(
+        f"omero-celery@{queue}.service" for queue in queues())

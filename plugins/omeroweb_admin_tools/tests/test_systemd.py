@@ -113,3 +113,18 @@ def test_without_systemd_the_page_gets_the_reason(admin_env, root_client):
     if body["units"]:
         pytest.skip("this machine runs systemd: the error path is not reachable")
     assert body["units_error"].startswith("systemctl failed")
+
+
+def test_default_units_are_the_roles_services_and_a_worker_per_installed_queue(admin_env):
+    """Without ADMIN_TOOLS_UNITS the page lists what the roles deploy: the plugin database's
+    cluster is `plugin` (postgresql@15-plugin), and each plugin's queue has its worker unit,
+    read from the registry (a new plugin's worker appears without a change here)."""
+    from omero_plugin_common.plugin import queues
+    from omeroweb_admin_tools.config import platform_units
+
+    admin_env(UNITS="")
+    units = platform_units()
+    assert "postgresql@15-plugin.service" in units
+    assert not [u for u in units if u.startswith("postgresql@15-plugins")]
+    assert [u for u in units if u.startswith("omero-celery@")] == [
+        f"omero-celery@{q}.service" for q in queues()]

@@ -2,11 +2,13 @@
 migrations, job kinds and their queue, worker unit, settings table, health route) comes from
 here; see docs/design/plugin-registry.md."""
 
-from omero_plugin_common.plugin import Plugin
+from omero_plugin_common.plugin import OpenWith, Plugin
 
 from .config import SETTINGS
 
 PLUGIN = Plugin(
     name="omeroweb_omp_plugin", title="OMP: filename to metadata", queue="omp",
     settings=SETTINGS, jobs_module="omeroweb_omp_plugin.jobs", worker_concurrency=2,
+    open_with=OpenWith("omp_parse_filenames", "Parse filenames…",
+                       ("dataset", "datasets", "project")),
 )
