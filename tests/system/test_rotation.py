@@ -119,7 +119,12 @@ print(",".join(opens))
 """)
 
 
-def after_run(host, old, new, rc, output, seconds):
+def active_timers(host):
+    return sorted(host.run("systemctl list-units --type=timer --state=active --plain --no-legend "
+                           "'omero-*.timer' | awk '{print $1}'").stdout.split())
+
+
+def after_run(host, since, old, new, rc, output, seconds):
     """Everything a rotation must leave behind, checked right after the run."""
     web_up = wait_until(lambda: host.run("curl -sf http://127.0.0.1:4080/omero_plugin_common/health/").rc == 0,
                         timeout=90)
@@ -131,6 +136,10 @@ def after_run(host, old, new, rc, output, seconds):
         "login_page": host.run("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:4080/webclient/login/").stdout,
         "fernet": fernet_state(host),
         "leaked": [v for v in new.values() if v in output],
+        "timers": active_timers(host),
+        # The plugins' timers were held: none logged in with an old password in between.
+        "tracebacks": host.run(f"journalctl --since @{since} -q --no-pager -o cat -u 'omero-*' "
+                               "| grep -c Traceback").stdout.strip(),
     }
 
 
@@ -141,13 +150,20 @@ def rotations(host):
     fresh = new_values()
     django_python(host, f"from omero_plugin_common import secret_store\nsecret_store.put(*{SECRET!r})")
     results = {}
+    timers_before = active_timers(host)
     with tempfile.TemporaryDirectory() as tmp:
-        results["forward"] = after_run(host, inventory, fresh, *rotate(host, inventory, fresh, tmp))
+        since = host.run("date +%s").stdout.strip()
+        results["forward"] = after_run(host, since, inventory, fresh,
+                                       *rotate(host, inventory, fresh, tmp))
         # Back to the inventory's values, which are then the new ones.
-        results["back"] = after_run(host, fresh, inventory, *rotate(host, fresh, inventory, tmp))
+        since = host.run("date +%s").stdout.strip()
+        results["back"] = after_run(host, since, fresh, inventory,
+                                    *rotate(host, fresh, inventory, tmp))
+    results["timers_before"] = timers_before
     django_python(host, "from omero_plugin_common import secret_store\n"
                         f"secret_store.delete({SECRET[0]!r}, {SECRET[1]!r})")
-    print("\nrotate-secrets.yml: " + ", ".join(f"{k} {r['seconds']:.0f} s" for k, r in results.items()))
+    print("\nrotate-secrets.yml: " + ", ".join(f"{k} {results[k]['seconds']:.0f} s"
+                                               for k in ("forward", "back")))
     return results
 
 
@@ -182,3 +198,11 @@ def test_stored_user_secrets_are_reencrypted_with_the_newest_key(rotations, dire
 @pytest.mark.parametrize("direction", ["forward", "back"])
 def test_no_new_value_in_the_playbook_output(rotations, direction):
     assert rotations[direction]["leaked"] == []
+
+
+@pytest.mark.parametrize("direction", ["forward", "back"])
+def test_plugin_timers_are_held_and_resumed(rotations, direction):
+    result = rotations[direction]
+    assert rotations["timers_before"], "no omero-*.timer was active before the rotation"
+    assert result["timers"] == rotations["timers_before"]
+    assert result["tracebacks"] == "0"

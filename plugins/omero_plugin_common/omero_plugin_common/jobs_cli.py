@@ -7,11 +7,13 @@ import argparse
 import sys
 import time
 
+from .cli import console_script
 from .logging_config import configure_logging
 from .plugin import installed_plugins, queues
 from .typed_settings import SettingsError
 
 
+@console_script("omero-plugins-jobs")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="omero-plugins-jobs", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -27,17 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "selftest":
         return run_selftest(args.queue, args.steps, args.timeout)
-    try:
-        configure_logging()
-        from . import jobs
+    configure_logging()
+    from . import jobs
 
-        for plugin in installed_plugins():
-            plugin.import_jobs()
-        sweep = args.command == "sweep"
-        report = jobs.sweep() if sweep else jobs.recover(dead_worker=args.worker)
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    for plugin in installed_plugins():
+        plugin.import_jobs()
+    sweep = args.command == "sweep"
+    report = jobs.sweep() if sweep else jobs.recover(dead_worker=args.worker)
     print(f"{report.redispatched} re-dispatched, {report.failed} failed, "
           f"{report.deleted} deleted")
     return 0

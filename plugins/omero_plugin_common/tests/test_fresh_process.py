@@ -85,3 +85,19 @@ def test_modules_using_omero_model_load_it_themselves():
     offenders = [str(p.relative_to(PLUGINS_DIR)) for p in modules
                  if uses_model_without_loading_it(p)]
     assert offenders == []
+
+
+@pytest.mark.parametrize("command", [["omero-upload-cleanup"], ["omero-plugins-jobs", "sweep"]])
+def test_a_timer_command_refused_by_the_database_says_so_in_one_sentence(command):
+    """What the journal shows while rotate-secrets.yml changes a password under a timer: the
+    real plugin database refuses the login, the command exits 1 with a sentence, no traceback."""
+    import os
+
+    env = {**os.environ, "OMP_DATA_USER": "no_such_role"}
+    proc = subprocess.run([str(Path(sys.executable).parent / command[0]), *command[1:]],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert f"{command[0]}: the plugin database is unavailable, nothing was changed (" \
+        in proc.stderr, proc.stderr
+    assert "no_such_role" in proc.stderr  # the server's reason, for the operator

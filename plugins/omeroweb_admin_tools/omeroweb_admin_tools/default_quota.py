@@ -15,9 +15,9 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from omero_plugin_common.cli import console_script
 from omero_plugin_common.logging_config import configure_logging
-from omero_plugin_common.omero_session import OmeroUnavailable, service_session
-from omero_plugin_common.typed_settings import SettingsError
+from omero_plugin_common.omero_session import service_session
 
 from . import quotas
 from .config import admin_settings
@@ -67,6 +67,7 @@ def apply_default_quotas(settings: Any = None) -> DefaultQuotaReport:
                               raised_to_minimum=raised)
 
 
+@console_script("omero-quota-defaults")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="omero-quota-defaults", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -74,12 +75,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         configure_logging()
         report = apply_default_quotas()
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    except OmeroUnavailable as exc:
-        print(f"OMERO unavailable, nothing changed: {exc}", file=sys.stderr)
-        return 1
     except (quotas.QuotaError, OSError) as exc:
         print(f"cannot update the quota state, nothing changed: {exc}", file=sys.stderr)
         return 1

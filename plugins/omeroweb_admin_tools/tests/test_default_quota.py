@@ -175,7 +175,8 @@ def test_omero_unavailable_changes_nothing(admin_env, people, capsys):
         assert default_quota.main([]) == 1
     finally:
         omero_session.use_gateway_factory(previous)
-    assert "OMERO unavailable, nothing changed" in capsys.readouterr().err
+    assert "omero-quota-defaults: OMERO is unavailable, nothing was changed (cannot log in to " \
+           "OMERO at 127.0.0.1:4064); the next run tries again" in capsys.readouterr().err
     assert not (Path(settings.quota_state_dir) / quotas.STATE_FILE).exists()
 
 
@@ -206,7 +207,7 @@ def test_the_installed_command_against_a_closed_omero_port(admin_env, people):
     down = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env,
                           check=False)
     assert down.returncode == 1, down.stderr
-    assert "OMERO unavailable, nothing changed: OMERO cannot be reached at 127.0.0.1:9: " \
+    assert "OMERO is unavailable, nothing was changed (OMERO cannot be reached at 127.0.0.1:9: " \
            "ConnectionRefusedException" in down.stderr
     assert "Traceback" not in down.stderr
     assert not (Path(settings.quota_state_dir) / quotas.STATE_FILE).exists()

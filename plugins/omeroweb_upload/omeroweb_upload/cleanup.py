@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from omero_plugin_common import db
+from omero_plugin_common.cli import console_script
 from omero_plugin_common.logging_config import configure_logging
-from omero_plugin_common.typed_settings import SettingsError
 
 from .config import upload_settings
 
@@ -79,15 +79,12 @@ def cleanup() -> CleanupReport:
     return report
 
 
+@console_script("omero-upload-cleanup")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="omero-upload-cleanup", description=__doc__)
     parser.parse_args(argv)
-    try:
-        configure_logging()
-        report = cleanup()
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    configure_logging()
+    report = cleanup()
     print(f"deleted {report.finished} finished and {report.stale} stale upload job(s), "
           f"{report.orphan_folders} orphaned folder(s)")
     return 0
