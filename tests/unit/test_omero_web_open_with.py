@@ -43,31 +43,35 @@ def render(tmp_path: Path, **overrides) -> dict[str, object]:
     return settings
 
 
-PLUGINS = ["omero_plugin_common", "omeroweb_omp_plugin", "omeroweb_upload",
-           "omeroweb_imaris_connector", "omeroweb_admin_tools"]
+# What `omero-plugins-registry` prints on a host with the upload and Imaris plugins (its real
+# output is asserted in plugins/omero_plugin_common/tests/test_plugin_apps.py); the role registers
+# it in tasks/registry.yml.
+REGISTRY = {
+    "worker_queues": [{"name": "admin", "concurrency": 1}, {"name": "upload", "concurrency": 2}],
+    "open_with": [
+        ["imaris_export", "omeroweb_imaris_connector_index",
+         {"supported_objects": ["image", "images"], "target": "_blank", "label": "Export to Imaris…"}],
+        ["upload_here", "omeroweb_upload_index",
+         {"supported_objects": ["project"], "target": "_blank", "label": "Upload here…"}],
+    ],
+}
+REGISTERED = {"__omero_web_plugin_registry": {"stdout": json.dumps(REGISTRY)}}
 
 
-def test_each_plugin_page_is_in_the_webclient_open_with_menu(tmp_path):
-    entries = render(tmp_path, omero_web_plugins=PLUGINS)["omero.web.open_with"]
-    by_label = {e[2].get("label", e[0]): e for e in entries}
-    # OMERO.web's own image viewer stays first.
+def test_the_installed_plugins_entries_follow_omero_webs_own(tmp_path):
+    entries = render(tmp_path, **REGISTERED)["omero.web.open_with"]
+    # OMERO.web's own image viewer stays first; then the plugins' entries as they declare them.
     assert entries[0][1] == "webgateway"
-    assert by_label["Parse filenames…"][1] == "omeroweb_omp_plugin_index"
-    assert by_label["Parse filenames…"][2]["supported_objects"] == ["dataset", "datasets", "project"]
-    assert by_label["Upload here…"][1] == "omeroweb_upload_index"
-    assert by_label["Upload here…"][2]["supported_objects"] == ["project"]
-    assert by_label["Export to Imaris…"][1] == "omeroweb_imaris_connector_index"
-    assert by_label["Export to Imaris…"][2]["supported_objects"] == ["image", "images"]
+    assert entries[1:] == REGISTRY["open_with"]
 
 
-def test_entries_only_for_installed_plugins_and_site_entries_after(tmp_path):
+def test_site_entries_come_after_the_plugins(tmp_path):
     site = ["my_viewer", "https://viewer.example.org/", {"supported_objects": ["image"]}]
-    entries = render(tmp_path, omero_web_plugins=["omero_plugin_common", "omeroweb_upload"],
-                     omero_web_open_with=[site])["omero.web.open_with"]
-    assert [e[0] for e in entries] == ["Image viewer", "upload_here", "my_viewer"]
+    entries = render(tmp_path, omero_web_open_with=[site], **REGISTERED)["omero.web.open_with"]
+    assert [e[0] for e in entries] == ["Image viewer", "imaris_export", "upload_here", "my_viewer"]
 
 
-@pytest.mark.parametrize("plugins", [[], PLUGINS])
-def test_switched_off_or_no_plugins_adds_no_entries(tmp_path, plugins):
-    settings = render(tmp_path, omero_web_plugins=plugins, omero_web_plugin_open_with=False)
+@pytest.mark.parametrize("registered", [{}, REGISTERED])
+def test_switched_off_or_no_registry_adds_no_entries(tmp_path, registered):
+    settings = render(tmp_path, omero_web_plugin_open_with=False, **registered)
     assert "omero.web.open_with" not in settings
