@@ -191,7 +191,8 @@ def _sets(user):
 
 def _answer_dialog(browser, button):
     """The confirmation dialog is open (modal); press Cancel or the named action."""
-    dialog = _wait(browser).until(ec.visibility_of_element_located((By.ID, "confirm-dialog")))
+    dialog = _wait(browser, 10).until(ec.visibility_of_element_located((By.ID, "confirm-dialog")),
+                                      "no confirmation dialog opened")
     assert dialog.get_attribute("open") is not None
     text = browser.find_element(By.ID, "confirm-dialog-text").text
     browser.find_element(By.ID, f"confirm-dialog-{button}").click()
@@ -256,6 +257,37 @@ def test_messages_are_sentences_in_their_own_section(live_server, browser, lab, 
     assert browser.find_element(By.ID, "job-message").get_attribute("data-kind") == "error"
     assert "3 image(s)" in browser.find_element(By.ID, "message").text  # section 2 untouched
     _shot(browser, "delete-refused")
+
+
+SHOWN = """return [...document.querySelectorAll('#message, #job-message')]
+  .map((n) => n.textContent.trim()).filter(Boolean);"""
+
+
+@pytest.mark.browser
+@pytest.mark.worker
+def test_section_3_outcomes_stay_in_section_3(live_server, browser, lab, login_as,
+                                              fake_omero_worker, monkeypatch):
+    """Defect 2 alone: a refused delete and a cancelled job are told in section 3, never in
+    section 2's message line, and a cancel is a neutral note, not an error."""
+    for n in range(300):
+        lab.omero.add_image(f"P9_cells_glass_pos{n}.tif", owner=lab.alice, group=lab.lab,
+                            dataset=lab.dataset)
+    monkeypatch.setenv("OMP_WRITE_BATCH_SIZE", "1")
+    fake_omero_worker("omp")
+    login_as(lab.omero.connect("alice"))
+    wait = _open(browser, live_server, lab)
+    _click(browser, "job-delete-all")  # DELETE not typed
+    wait.until(lambda b: b.execute_script(SHOWN))
+    assert browser.find_element(By.ID, "message").text == "", "section 2 shows it"
+    assert browser.find_element(By.ID, "job-message").get_attribute("data-kind") == "error"
+    _click(browser, "job-write")
+    wait.until(ec.visibility_of_element_located((By.ID, "job-cancel"))).click()
+    _wait(browser, 60).until(ec.presence_of_element_located(
+        (By.CSS_SELECTOR, "#job[data-state=cancelled]")))
+    wait.until(lambda b: "cancel" in " ".join(b.execute_script(SHOWN)).lower())
+    assert browser.find_element(By.ID, "message").text == "", "section 2 shows it"
+    outcome = browser.find_element(By.ID, "job-message")
+    assert outcome.get_attribute("data-kind") == "info", outcome.text
 
 
 @pytest.mark.browser
