@@ -242,8 +242,8 @@ def test_messages_are_sentences_in_their_own_section(live_server, browser, lab, 
     _wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR,
                                                          "#omp-app[data-ready]")))
     browser.find_element(By.ID, "preview-run").click()
-    assert browser.find_element(By.ID, "message").text == (
-        "Choose a project and at least one dataset first.")
+    told = _wait(browser, 10).until(lambda b: b.find_element(By.ID, "message").text)
+    assert told == "Choose a project and at least one dataset first."
     browser.find_element(By.ID, "job-write").click()
     assert browser.find_element(By.ID, "job-message").text == (
         "Choose a project and at least one dataset first.")
