@@ -95,6 +95,45 @@ def test_preview(live_server, browser, lab, login_as):
 
 
 @pytest.mark.browser
+def test_free_separator_characters(live_server, browser, lab, login_as):
+    """Any characters typed under "Other separator characters" split (the original's box);
+    the choice comes back after a reload; an invisible one is refused with a sentence."""
+    image = lab.omero.add_image("P4+HeLa;glass·pos1[2.tif", owner=lab.alice, group=lab.lab,
+                                dataset=lab.dataset)
+    login_as(lab.omero.connect("alice"))
+    wait = _open(browser, live_server, lab)
+    box = browser.find_element(By.ID, "separator-chars")
+    assert box.accessible_name == "Other separator characters"
+    browser.find_element(By.CSS_SELECTOR, "input[name=mode][value=regex]").click()
+    box.send_keys("+;·[")
+    # Typing separator characters chooses the separators mode again.
+    assert browser.find_element(By.CSS_SELECTOR,
+                                "input[name=mode][value=separators]").is_selected()
+    browser.find_element(By.ID, "preview-run").click()
+    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#preview tbody tr")) == 4)
+    row = browser.find_element(By.XPATH, f"//a[text()='{image.id}']/ancestor::tr")
+    cells = [c.text for c in row.find_elements(By.TAG_NAME, "td")]
+    assert cells[4:] == ["P4", "HeLa", "glass", "pos1", "2"]
+    _shot(browser, "free-separators")
+    browser.refresh()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#omp-app[data-ready]")))
+    assert browser.find_element(By.ID, "separator-chars").get_attribute("value") == "+;·["
+    assert browser.find_element(By.CSS_SELECTOR, ".separator[value='_']").is_selected()
+    # A control character (pasted, say) is refused with a sentence, not split on silently.
+    browser.execute_script("document.getElementById('separator-chars').value = '+\\u0007'")
+    Select(browser.find_element(By.ID, "project")).select_by_value(str(lab.project.id))
+    wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#datasets input.dataset:checked"))
+    browser.find_element(By.ID, "preview-run").click()
+    wait.until(ec.text_to_be_present_in_element(
+        (By.ID, "message"), "A separator cannot contain an invisible or control character "
+                            "(U+0007)"))
+    assert browser.find_element(By.ID, "message").get_attribute("data-kind") == "error"
+    _shot(browser, "separator-refused")
+    # Only the refused request itself is in the log (chromium logs every 4xx), no script error.
+    assert [e for e in browser.get_log("browser") if e["source"] != "network"] == []
+
+
+@pytest.mark.browser
 @pytest.mark.worker
 def test_running_job_progress_survives_reload(live_server, browser, lab, login_as,
                                               fake_omero_worker, monkeypatch):
@@ -152,7 +191,8 @@ def _sets(user):
 
 def _answer_dialog(browser, button):
     """The confirmation dialog is open (modal); press Cancel or the named action."""
-    dialog = _wait(browser).until(ec.visibility_of_element_located((By.ID, "confirm-dialog")))
+    dialog = _wait(browser, 10).until(ec.visibility_of_element_located((By.ID, "confirm-dialog")),
+                                      "no confirmation dialog opened")
     assert dialog.get_attribute("open") is not None
     text = browser.find_element(By.ID, "confirm-dialog-text").text
     browser.find_element(By.ID, f"confirm-dialog-{button}").click()
@@ -202,8 +242,8 @@ def test_messages_are_sentences_in_their_own_section(live_server, browser, lab, 
     _wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR,
                                                          "#omp-app[data-ready]")))
     browser.find_element(By.ID, "preview-run").click()
-    assert browser.find_element(By.ID, "message").text == (
-        "Choose a project and at least one dataset first.")
+    told = _wait(browser, 10).until(lambda b: b.find_element(By.ID, "message").text)
+    assert told == "Choose a project and at least one dataset first."
     browser.find_element(By.ID, "job-write").click()
     assert browser.find_element(By.ID, "job-message").text == (
         "Choose a project and at least one dataset first.")
@@ -217,6 +257,37 @@ def test_messages_are_sentences_in_their_own_section(live_server, browser, lab, 
     assert browser.find_element(By.ID, "job-message").get_attribute("data-kind") == "error"
     assert "3 image(s)" in browser.find_element(By.ID, "message").text  # section 2 untouched
     _shot(browser, "delete-refused")
+
+
+SHOWN = """return [...document.querySelectorAll('#message, #job-message')]
+  .map((n) => n.textContent.trim()).filter(Boolean);"""
+
+
+@pytest.mark.browser
+@pytest.mark.worker
+def test_section_3_outcomes_stay_in_section_3(live_server, browser, lab, login_as,
+                                              fake_omero_worker, monkeypatch):
+    """Defect 2 alone: a refused delete and a cancelled job are told in section 3, never in
+    section 2's message line, and a cancel is a neutral note, not an error."""
+    for n in range(300):
+        lab.omero.add_image(f"P9_cells_glass_pos{n}.tif", owner=lab.alice, group=lab.lab,
+                            dataset=lab.dataset)
+    monkeypatch.setenv("OMP_WRITE_BATCH_SIZE", "1")
+    fake_omero_worker("omp")
+    login_as(lab.omero.connect("alice"))
+    wait = _open(browser, live_server, lab)
+    _click(browser, "job-delete-all")  # DELETE not typed
+    wait.until(lambda b: b.execute_script(SHOWN))
+    assert browser.find_element(By.ID, "message").text == "", "section 2 shows it"
+    assert browser.find_element(By.ID, "job-message").get_attribute("data-kind") == "error"
+    _click(browser, "job-write")
+    wait.until(ec.visibility_of_element_located((By.ID, "job-cancel"))).click()
+    _wait(browser, 60).until(ec.presence_of_element_located(
+        (By.CSS_SELECTOR, "#job[data-state=cancelled]")))
+    wait.until(lambda b: "cancel" in " ".join(b.execute_script(SHOWN)).lower())
+    assert browser.find_element(By.ID, "message").text == "", "section 2 shows it"
+    outcome = browser.find_element(By.ID, "job-message")
+    assert outcome.get_attribute("data-kind") == "info", outcome.text
 
 
 @pytest.mark.browser

@@ -1,9 +1,10 @@
 import random
+import re
 import threading
 import time
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from omeroweb_omp_plugin.services import hyphens, parsing, safe_regex
@@ -74,7 +75,7 @@ def test_regex_mode_with_groups_and_split():
 
 
 @pytest.mark.parametrize("bad", [
-    {"mode": "magic"}, {"separators": []}, {"separators": ["/"]}, {"separators": "_"},
+    {"mode": "magic"}, {"separators": []}, {"separators": "_"},
     {"mode": "regex", "regex": "("}, {"mode": "regex", "regex": ""},
     {"mode": "regex", "regex": "a" * 301}, {"mode": "regex", "regex": "(a)" * 21},
     {"mode": "regex", "regex": "(a{1000}){1000}"}, {"mode": "regex", "regex": "a{2,1001}"},
@@ -285,3 +286,67 @@ def test_separators_mode_and_suggested_regex_agree(separators, protect):
     by_regex = ParserSettings(mode="regex", regex=parsing.separators_regex(separators),
                               protect_hyphens=protect)
     assert parsing.parse_names(names, by_separators) == parsing.parse_names(names, by_regex)
+
+
+# Free separator characters (the original's box took any characters; each splits, runs of
+# them count once).
+@pytest.mark.parametrize("sep", ["+", ",", ";", "~", "/", "|", "·", "\u2013", "\uff0f", "🙂",
+                                 "x", "7", "]", "[", "\\", "^", "$", "(", "*", "?", "{", "\"",
+                                 "'", "#"])
+def test_any_visible_character_is_a_separator(sep):
+    settings = ParserSettings.from_dict({"separators": [sep], "protect_hyphens": False})
+    values = ["P1", "HeLa", "T-cell", "pos3"]
+    if sep in "x7":
+        values = ["P1", "HeLa", "T-cell", "pos"]  # no x or 7 inside the values
+    assert parsing.split_values(sep.join(values), settings) == values
+
+
+def test_several_typed_characters_and_runs_of_them():
+    settings = ParserSettings.from_dict({"separators": ["_", *"+,;"]})
+    assert parsing.split_values("P1+,HeLa;;glass_pos3", settings) == ["P1", "HeLa", "glass",
+                                                                       "pos3"]
+    # The page sends ticks and typed characters together; repeats are dropped.
+    assert ParserSettings.from_dict({"separators": ["_", "+", "_", "+"]}).separators == (
+        "_", "+")
+
+
+def test_a_typed_separator_ends_a_word_for_hyphen_protection():
+    settings = ParserSettings.from_dict({"separators": ["+", "-"]})
+    assert parsing.split_values("P1+HeLa+H2B-GFP+plate-3", settings) == [
+        "P1", "HeLa", "H2B-GFP", "plate", "3"]
+
+
+SEPARATOR_ALPHABET = "_-. +,;~|·ab1[]\\^$"
+
+
+@settings(max_examples=300, deadline=None)
+@given(seps=st.lists(st.text(SEPARATOR_ALPHABET, min_size=1, max_size=3), min_size=1,
+                     max_size=parsing.MAX_SEPARATORS, unique=True),
+       base=st.text(SEPARATOR_ALPHABET + "cdXY", max_size=60))
+def test_separators_split_like_a_longest_first_regex(seps, base):
+    """Any set (one character or a few, many of them: the translate path) splits like
+    re.split on their escaped alternation, longest first, with empty pieces dropped."""
+    settings = ParserSettings(separators=tuple(seps), protect_hyphens=False)
+    reference = re.compile("|".join(re.escape(s) for s in sorted(seps, key=len, reverse=True)))
+    cleaned = parsing.clean(base)
+    expected = [p.strip() for p in reference.split(cleaned) if p.strip()][:parsing.MAX_VARIABLES]
+    assert parsing.split_values(base, settings) == expected
+
+
+@pytest.mark.parametrize("bad, sentence", [
+    ([], "Choose at least one separator character"),
+    ("_-", "Separators must be a list of characters"),
+    ([""], "Each separator must be one or more characters"),
+    ([5], "Each separator must be one or more characters"),
+    (["_" * 9], "at most 8 characters"),
+    ([chr(0x1000 + i) for i in range(65)], "At most 64 separators"),
+    (["\t"], "invisible or control character (U+0009)"),
+    (["\x00"], "invisible or control character (U+0000)"),
+    (["\u200b"], "invisible or control character (U+200B)"),
+    (["a\u2060"], "invisible or control character (U+2060)"),
+    (["\ud800"], "invisible or control character (U+D800)"),
+    (["\ua78f"], "the parser uses it for protected hyphens"),
+])
+def test_bad_separators_are_refused_with_a_sentence(bad, sentence):
+    with pytest.raises(ParseError, match=re.escape(sentence)):
+        ParserSettings.from_dict({"separators": bad})

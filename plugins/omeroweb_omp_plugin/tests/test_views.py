@@ -1,4 +1,5 @@
 import json
+import time
 
 import pytest
 from django.core.cache import caches
@@ -377,3 +378,58 @@ def test_superscript_digits_are_a_400_not_a_500(client, lab, as_user):
     response = post(client, "start_job/", {"dataset_ids": [lab.dataset.id], "parser": PARSER,
                                            "values": {"¹": ["a"]}})
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("separators, sentence", [
+    ([], "Choose at least one separator character, or use a regular expression."),
+    ("+", "Separators must be a list of characters."),
+    (["+" * 10_000], "A separator can be at most 8 characters long."),
+    ([str(n) for n in range(100_000)], "At most 64 separators can be used at once "
+                                       "(100,000 were given)."),
+    (["\t"], "A separator cannot contain an invisible or control character (U+0009): "
+             "filenames are cleaned of them before they are split; use a visible character "
+             "such as _ or -."),
+    (["\x00"], "A separator cannot contain an invisible or control character (U+0000)"),
+    (["\u202e"], "A separator cannot contain an invisible or control character (U+202E)"),
+    ([{"+": 1}], "Each separator must be one or more characters."),
+])
+def test_hostile_separators_are_a_400_sentence(client, lab, as_user, separators, sentence):
+    as_user("alice")
+    for route, body in (("preview/", {"dataset_ids": [lab.dataset.id]}),
+                        ("start_job/", {"dataset_ids": [lab.dataset.id]})):
+        started = time.process_time()
+        response = post(client, route, {**body, "parser": {"separators": separators}})
+        assert response.status_code == 400, route
+        message = response.json()["error"]["message"]
+        assert message.startswith(sentence), message
+        assert time.process_time() - started < 2  # refused before any parsing
+    saved = post(client, "user-settings/save/", {"settings": {"separators": separators}})
+    assert saved.status_code == 400
+
+
+def test_free_separator_characters_preview_and_write(client, lab, as_user, celery_eager,
+                                                     job_service):
+    """Typed characters, regex metacharacters and non-ASCII ones included, split in the
+    preview and in the write job alike; the most separators of the longest kind are fine."""
+    from .conftest import map_values
+
+    image = lab.omero.add_image("P5+HeLa;T-cell]glass·pos2.tif", owner=lab.alice,
+                                group=lab.lab, dataset=lab.dataset)
+    as_user("alice")
+    parser = {"mode": "separators", "separators": ["_", "+", ";", "]", "·"]}
+    rows = post(client, "preview/", {"dataset_ids": [lab.dataset.id], "parser": parser}
+                ).json()["rows"]
+    assert [r["values"] for r in rows if r["image_id"] == image.id] == [
+        ["P5", "HeLa", "T-cell", "glass", "pos2"]]
+    response = post(client, "start_job/", {"dataset_ids": [lab.dataset.id], "parser": parser,
+                                           "image_ids": [image.id]})
+    assert response.status_code == 202, response.content
+    [(_, pairs)] = map_values(lab.omero, image)
+    assert [v for k, v in pairs if k != "omp_hash"] == ["P5", "HeLa", "T-cell", "glass", "pos2"]
+    most = [chr(0x4E00 + n) * 8 for n in range(64)]
+    response = post(client, "preview/", {"dataset_ids": [lab.dataset.id],
+                                         "parser": {"separators": most}})
+    assert response.status_code == 200
+    saved = post(client, "user-settings/save/", {"settings": {"separators": ["_", "+"]}})
+    assert saved.status_code == 200
+    assert client.get(PREFIX + "user-settings/").json()["settings"]["separators"] == ["_", "+"]

@@ -48,8 +48,7 @@ def test_upload_confirm_prune_and_import(page, world, tmp_path, monkeypatch):
     notes.write_bytes(b"not an image")
     junk = tmp_path / "Thumbs.db"
     junk.write_bytes(b"junk")
-    Select(browser.find_element(By.ID, "project")).select_by_visible_text(
-        f"P1 (ID {world['project'].id})")
+    Select(browser.find_element(By.ID, "project")).select_by_value(str(world["project"].id))
     browser.find_element(By.ID, "files").send_keys(f"{big}\n{notes}\n{junk}")
     tree = [i.get_attribute("data-path") for i in
             browser.find_elements(By.CSS_SELECTOR, "#tree li[data-path]")]
@@ -66,7 +65,8 @@ def test_upload_confirm_prune_and_import(page, world, tmp_path, monkeypatch):
     wait.until(in_progress)
     _shot(browser, "in-progress")
     # Defect 5: the heading is not "Upload uploading"; the state reads as words.
-    assert browser.find_element(By.ID, "job-title").get_attribute("textContent") == "Your upload"
+    heading = browser.find_element(By.CSS_SELECTOR, "#upload-job h2")
+    assert heading.get_attribute("textContent") == "Your upload"
     wait.until(ec.text_to_be_present_in_element((By.ID, "job-state"),
                                                 "Waiting for your decision"))
     rows = {r.find_elements(By.TAG_NAME, "td")[1].text: r
@@ -88,15 +88,17 @@ def test_upload_confirm_prune_and_import(page, world, tmp_path, monkeypatch):
     [image] = [i for d in datasets for i in d.listChildren()]
     assert image.getName() == "a.tif"
     # Defect 5: "Image N" links to the image in the webclient; the check's question is gone.
-    link = wait.until(lambda b: b.find_element(
-        By.CSS_SELECTOR, "#job-files tbody tr[data-state=imported] a"))
+    link = WebDriverWait(browser, 10).until(lambda b: b.find_element(
+        By.CSS_SELECTOR, "#job-files tbody tr[data-state=imported] a"),
+        "the imported file's image is not a link")
     assert link.text == f"Image {image.getId()}"
     assert link.get_attribute("href").endswith(f"/webclient/?show=image-{image.getId()}")
     assert "confirm to import anyway" not in browser.find_element(By.ID, "job-messages").text
     assert browser.get_log("browser") == []
     # Defect 5: the result survives a reload.
     browser.refresh()
-    wait.until(ec.text_to_be_present_in_element((By.ID, "job-state"), "Done"))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "job-state"), "Done"),
+               "the result is gone after the reload")
     assert wait.until(lambda b: b.find_element(
         By.CSS_SELECTOR, "#job-files tbody tr[data-state=imported] a")).text.startswith("Image")
     _shot(browser, "done-after-reload")
@@ -146,7 +148,8 @@ def test_root_is_refused_before_choosing_files(live_server, browser, upload_dir,
     """Defect 6: root sees the refusal at once, never a form that fails on Upload."""
     login_as(world["omero"].connect("root"))
     browser.get(f"{live_server.url}/omeroweb_upload/")
-    WebDriverWait(browser, 10).until(ec.visibility_of_element_located((By.ID, "root-refused")))
+    WebDriverWait(browser, 10).until(ec.visibility_of_element_located((By.ID, "root-refused")),
+                                     "root is not told before choosing files")
     assert not browser.find_element(By.ID, "upload-form").is_displayed()
     _shot(browser, "root")
 
@@ -155,6 +158,11 @@ def test_root_is_refused_before_choosing_files(live_server, browser, upload_dir,
 def test_file_and_folder_buttons_have_their_own_labels(page):
     """Defect 5: not two "Choose Files" buttons."""
     browser = page
+    # The browser's own file inputs (each a "Choose Files" button) are not what users see.
+    native = browser.execute_script("""return [...document.querySelectorAll('input[type=file]')]
+      .filter((i) => { const r = i.getBoundingClientRect(); return r.width > 1 && r.height > 1; })
+      .map((i) => i.id);""")
+    assert native == [], f"the browser's own Choose Files buttons are shown: {native}"
     assert browser.find_element(By.ID, "choose-files").text == "Choose files…"
     assert browser.find_element(By.ID, "choose-folder").text == "Choose a folder…"
     assert browser.find_element(By.ID, "files").accessible_name == "Files to upload"

@@ -21,6 +21,7 @@ number that is not a locant (160701-Nup107, 01-HeLa, 31-Ter119+), plate and well
 
 from __future__ import annotations
 
+import functools
 import re
 
 # Stands in for a kept hyphen while a name is split: a letter (so `\w` and `[^_-]` keep it
@@ -163,14 +164,23 @@ def keeps(left: str, right: str, after_number: bool) -> bool:
     return kind is _GENE and len(right) <= 5 and right.isalnum()  # PD-L1, HLA-DR, GM-CSF
 
 
+DELIMITERS = "-_. "  # where words end
 _WORDS = re.compile(r"([-_. ])")  # a single-character class: re splits in linear time
 
 
-def protect(text: str) -> str:
-    """`text` with each kept hyphen replaced by KEPT (restore with .replace(KEPT, "-"))."""
+@functools.lru_cache(maxsize=64)
+def _word_splitter(delimiters: str) -> re.Pattern:
+    """The word splitter when other characters (the user's separators) end words too."""
+    return re.compile("([" + re.escape(DELIMITERS + delimiters) + "])")
+
+
+def protect(text: str, delimiters: str = "") -> str:
+    """`text` with each kept hyphen replaced by KEPT (restore with .replace(KEPT, "-")).
+    Words end at - _ . space and at each character of `delimiters`."""
     if "-" not in text or KEPT in text:
         return text
-    parts = _WORDS.split(text)  # word, delimiter, word, delimiter, ..., word
+    words = _word_splitter(delimiters) if delimiters else _WORDS
+    parts = words.split(text)  # word, delimiter, word, delimiter, ..., word
     for i in range(1, len(parts), 2):
         if parts[i] == "-" and keeps(parts[i - 1], parts[i + 1],
                                      i > 2 and parts[i - 2] == "-" and parts[i - 3].isdigit()):

@@ -41,7 +41,10 @@ MAX_VARIABLE_SETS = 10
 MAX_NAME_LENGTH = 128  # of a variable name
 MAX_FILENAME_LENGTH = 1000  # characters of an image name that is parsed
 MAX_BATCH = 100_000  # names parsed in one call (OMP_PREVIEW_MAX_IMAGES allows at most this)
+# The page's ticks; any other separators (characters, or short strings like "__") can be typed.
 SEPARATORS = ("_", "-", ".", " ", "__")
+MAX_SEPARATORS = 64  # separators in one parser
+MAX_SEPARATOR_LENGTH = 8  # characters of one separator
 MODES = ("separators", "regex")
 _CHECK_EVERY = 256  # names between CPU-time checks when no timer is armed
 _CHILD_MEMORY = 1 << 30  # address space of the child that parses off the main thread
@@ -67,11 +70,7 @@ class ParserSettings:
         mode = data.get("mode", "separators")
         if mode not in MODES:
             raise ParseError(f"mode must be one of {', '.join(MODES)}")
-        separators = data.get("separators", ["_"])
-        if (not isinstance(separators, list) or not separators
-                or any(s not in SEPARATORS for s in separators)):
-            raise ParseError("separators must be a non-empty list of: "
-                             + ", ".join(repr(s) for s in SEPARATORS))
+        separators = validate_separators(data.get("separators", ["_"]))
         pattern = data.get("regex", "")
         if not isinstance(pattern, str):
             raise ParseError("regex must be a string")
@@ -84,11 +83,44 @@ class ParserSettings:
         if not isinstance(protect, bool):
             raise ParseError("protect_hyphens must be true or false")
         variables = validate_variables(data.get("variables", list(DEFAULT_VARIABLES)))
-        return cls(mode, tuple(dict.fromkeys(separators)), pattern, protect, variables)
+        return cls(mode, separators, pattern, protect, variables)
 
     def as_dict(self) -> dict:
         return {"mode": self.mode, "separators": list(self.separators), "regex": self.regex,
                 "protect_hyphens": self.protect_hyphens, "variables": list(self.variables)}
+
+
+def _character_name(ch: str) -> str:
+    return f"U+{ord(ch):04X}"
+
+
+def validate_separators(separators: object) -> tuple[str, ...]:
+    """Any visible characters, or short strings of them, each a separator (duplicates
+    dropped); ParseError with a sentence otherwise. Names are cleaned of control and
+    invisible characters before they are split, so such a separator could never match."""
+    if not isinstance(separators, list):
+        raise ParseError("Separators must be a list of characters.")
+    if not separators:
+        raise ParseError("Choose at least one separator character, or use a regular "
+                         "expression.")
+    if len(separators) > MAX_SEPARATORS:
+        raise ParseError(f"At most {MAX_SEPARATORS} separators can be used at once "
+                         f"({len(separators):,} were given).")
+    for sep in separators:
+        if not isinstance(sep, str) or not sep:
+            raise ParseError("Each separator must be one or more characters.")
+        if len(sep) > MAX_SEPARATOR_LENGTH:
+            raise ParseError(f"A separator can be at most {MAX_SEPARATOR_LENGTH} characters "
+                             "long.")
+        if not sep.isprintable():
+            bad = next(ch for ch in sep if not ch.isprintable())
+            raise ParseError(f"A separator cannot contain an invisible or control character "
+                             f"({_character_name(bad)}): filenames are cleaned of them before "
+                             "they are split; use a visible character such as _ or -.")
+        if hyphens.KEPT in sep:
+            raise ParseError(f"The character {hyphens.KEPT} ({_character_name(hyphens.KEPT)}) "
+                             "cannot be a separator: the parser uses it for protected hyphens.")
+    return tuple(dict.fromkeys(separators))
 
 
 def validate_variables(names: object) -> tuple[str, ...]:
@@ -140,15 +172,28 @@ def filename_base(name: str) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _splitter(separators: tuple[str, ...]):
-    """A function base → pieces for these separators: longest first, so "__" wins over "_";
-    runs of separators give empty pieces, which are dropped later."""
-    ordered = sorted(separators, key=len, reverse=True)
+    """A function base → pieces for these separators; runs of separators give empty pieces,
+    which are dropped later. Where separators of several characters could overlap, the
+    leftmost match wins, and of those the longest ("__" before "_"): re.split on the escaped
+    alternation (literal text only, so linear time)."""
+    chars = {sep for sep in separators if len(sep) == 1}
+    # "__" with "_" (any separator made only of one-character separators) changes nothing:
+    # its pieces between those characters are empty and dropped.
+    ordered = sorted((sep for sep in separators if len(sep) == 1 or not set(sep) <= chars),
+                     key=len, reverse=True)
     if len(ordered) == 1:
         sep = ordered[0]
         return lambda base: base.split(sep)
+    if len(ordered[0]) > 1:
+        return re.compile("|".join(map(re.escape, ordered))).split
+    # One-character separators: replaces are the fastest; with many, one translate pass.
+    # clean() removed control characters, so NUL is free to mark the cuts.
+    table = str.maketrans(dict.fromkeys(ordered, "\x00")) if len(ordered) > 4 else None
 
     def split(base: str) -> list[str]:
-        for sep in ordered:  # clean() removed control characters, so NUL is free
+        if table:
+            return base.translate(table).split("\x00")
+        for sep in ordered:
             base = base.replace(sep, "\x00")
         return base.split("\x00")
 
@@ -191,9 +236,13 @@ def _make_values_fn(settings: ParserSettings, pattern: safe_regex.SafePattern | 
     regex = settings.mode == "regex"
     protect = settings.protect_hyphens and (regex or "-" in settings.separators)
     split = pattern.pieces if pattern is not None else _splitter(settings.separators)
+    # A hyphen's words also end at the other one-character separators (HeLa+H2B-GFP with +).
+    extra = "" if regex else "".join(s for s in settings.separators
+                                     if len(s) == 1 and s not in hyphens.DELIMITERS)
+    keep = functools.partial(hyphens.protect, delimiters=extra) if extra else hyphens.protect
     # A value can start or end with a space only if the space is not a separator.
     spaces = regex or " " not in settings.separators
-    keep, kept_char, finish, most = hyphens.protect, hyphens.KEPT, _finish, MAX_VARIABLES
+    kept_char, finish, most = hyphens.KEPT, _finish, MAX_VARIABLES
 
     def values(base: str) -> list[str]:
         if protect and "-" in base:

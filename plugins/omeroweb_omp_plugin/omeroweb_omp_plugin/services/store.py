@@ -115,6 +115,11 @@ def save_settings(username: str, settings: Any) -> dict[str, Any]:
         raise StoreError("batch_size must be a whole number from 1 to 5000")
     if settings.get("ai_provider") not in (None, *ai.PROVIDERS):
         raise StoreError("unknown ai_provider")
+    if "separators" in settings:  # the same rules as a preview's
+        settings = {**settings, "separators": list(
+            parsing.validate_separators(settings["separators"]))}
+    if settings.get("mode") not in (None, *parsing.MODES):
+        raise StoreError(f"mode must be one of {', '.join(parsing.MODES)}")
     body = json.dumps(settings)
     if "\\u0000" in body:  # jsonb cannot hold NUL
         raise StoreError("settings must not contain NUL characters")

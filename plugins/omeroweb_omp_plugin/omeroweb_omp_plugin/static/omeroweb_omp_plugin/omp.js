@@ -296,14 +296,60 @@ function buildParserControls() {
   $("max-sets").textContent = config.maxVariableSets;
 }
 
+// The ticked separators and each character typed under "Other separator characters"
+// (code points, as the server counts them: an emoji is one character), without repeats.
+function separators() {
+  const ticked = [...document.querySelectorAll(".separator:checked")].map((i) => i.value);
+  return [...new Set([...ticked, ...$("separator-chars").value])];
+}
+
 function parserSettings() {
   return {
     mode: document.querySelector("input[name=mode]:checked").value,
-    separators: [...document.querySelectorAll(".separator:checked")].map((i) => i.value),
+    separators: separators(),
     regex: $("regex").value,
     protect_hyphens: $("protect-hyphens").checked,
     variables: variableNames(),
   };
+}
+
+// The parser controls are remembered per user in this browser (as the original kept its
+// separator box and mode), and come back on the next visit.
+const PARSER_KEY = `omp-parser:${config.user}`;
+
+function rememberParser() {
+  localStorage.setItem(PARSER_KEY, JSON.stringify({
+    mode: document.querySelector("input[name=mode]:checked").value,
+    ticked: [...document.querySelectorAll(".separator:checked")].map((i) => i.value),
+    chars: $("separator-chars").value,
+    regex: $("regex").value,
+    protect_hyphens: $("protect-hyphens").checked,
+  }));
+}
+
+function setSeparators(list) {
+  document.querySelectorAll(".separator").forEach((i) => { i.checked = list.includes(i.value); });
+  $("separator-chars").value = list.filter((s) => !defaults.separators.includes(s)).join("");
+}
+
+function restoreParser() {
+  let saved;
+  try {
+    saved = JSON.parse(localStorage.getItem(PARSER_KEY) || "null");
+  } catch {
+    saved = null;
+  }
+  if (!saved || typeof saved !== "object") return;
+  if (Array.isArray(saved.ticked)) {
+    document.querySelectorAll(".separator").forEach((i) => {
+      i.checked = saved.ticked.includes(i.value);
+    });
+  }
+  if (typeof saved.chars === "string") $("separator-chars").value = saved.chars;
+  if (typeof saved.regex === "string") $("regex").value = saved.regex;
+  if (typeof saved.protect_hyphens === "boolean") $("protect-hyphens").checked = saved.protect_hyphens;
+  const mode = document.querySelector(`input[name=mode][value="${saved.mode === "regex" ? "regex" : "separators"}"]`);
+  mode.checked = true;
 }
 
 function renderRows(target, rows, { selectable }) {
@@ -463,6 +509,7 @@ function aiAccept() {
   if (answer.kind === "regex") {
     $("regex").value = answer.regex;
     document.querySelector("input[name=mode][value=regex]").checked = true;
+    rememberParser();
     say("The suggested regular expression is in the Regex box: press Preview to check it.");
   } else {
     // The reviewed values replace the preview; "Write key/value pairs" writes them as shown.
@@ -510,11 +557,7 @@ async function loadUserSettings() {
 function applySettings(settings) {
   state.settings = settings || {};
   setVariables(defaultVariables());
-  if (settings.separators) {
-    document.querySelectorAll(".separator").forEach((i) => {
-      i.checked = settings.separators.includes(i.value);
-    });
-  }
+  if (Array.isArray(settings.separators)) setSeparators(settings.separators);
   if (settings.ai_provider) $("ai-provider").value = settings.ai_provider;
   $("collab").checked = Boolean(settings.show_all_projects);
   renderProjects();
@@ -664,6 +707,18 @@ function wire() {
     say("Variable names reset to the REMBI names.");
   });
   on("preview-run", preview);
+  // Typing separator characters or a regex chooses that way of splitting.
+  $("separator-chars").addEventListener("input", () => {
+    document.querySelector("input[name=mode][value=separators]").checked = true;
+  });
+  $("regex").addEventListener("input", () => {
+    document.querySelector("input[name=mode][value=regex]").checked = true;
+  });
+  $("parser").addEventListener("change", (event) => {
+    if (event.target.matches("input[name=mode], .separator, #protect-hyphens")) rememberParser();
+  });
+  $("separator-chars").addEventListener("input", rememberParser);
+  $("regex").addEventListener("input", rememberParser);
   on("ai-suggest", aiSuggest);
   on("ai-parse", aiParse);
   on("ai-accept", aiAccept);
@@ -748,6 +803,7 @@ async function main() {
   buildParserControls();
   wire();
   await guarded(loadUserSettings)(); // first: the other panels start from the settings
+  restoreParser(); // this browser's last parser choice goes over the saved defaults
   await guarded(() => Promise.all([loadProjects(), loadVarsets(), loadKeys()]))();
   $("omp-app").dataset.ready = "true";
   const running = localStorage.getItem(JOB_KEY);
