@@ -64,9 +64,9 @@ def run(bridge: Path, socket_dir: Path, preset: str, plate_dir: Path, params: di
     `on_event` gets every other event; `keep_going()` is called at least once a second and
     raises (JobCancelled) to cancel: the bridge then gets SIGTERM and the exception goes on
     after it exited. A bridge that dies without a final event is a failed event."""
-    args = _command(bridge, "run", "--preset", preset, "--plate", str(plate_dir),
-                    "--params", json.dumps(params), "--timeout", str(timeout),
-                    "--socket-dir", str(socket_dir))
+    args = _command(bridge, "--socket-dir", str(socket_dir), "run", "--preset", preset,
+                    "--plate", str(plate_dir), "--params", json.dumps(params),
+                    "--timeout", str(timeout))
     with open(stderr_path, "wb") as stderr:
         try:
             proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr,

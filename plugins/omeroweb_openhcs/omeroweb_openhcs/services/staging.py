@@ -66,6 +66,12 @@ def _write_plane(path: Path, pixels: Any, c: int, size_x: int, size_y: int, dtyp
                      shape=(size_y, size_x), dtype=dtype, tile=tile)
 
 
+def _pixel_size_um(image: Any) -> float | None:
+    """OMERO's pixel size in micrometres (OpenHCS needs one; the bridge defaults to 1)."""
+    size = image.getPixelSizeX()
+    return float(size) if size else None
+
+
 def stage(conn: Any, source: Source, plate_dir: Path, tile_edge: int,
           progress: Callable[[int, int], None]) -> dict[str, Any]:
     """Write the staged plate; returns plate.json's content. `progress(done, total)` after
@@ -75,6 +81,7 @@ def stage(conn: Any, source: Source, plate_dir: Path, tile_edge: int,
     timepoint.mkdir(parents=True)
     first = None
     channels: list[str] = []
+    pixel_size = None
     total, done = source.image_count, 0
     for well, sites in source.wells.items():
         for site, image_id in sites.items():
@@ -87,6 +94,7 @@ def stage(conn: Any, source: Source, plate_dir: Path, tile_edge: int,
                 first = geometry
                 channels = [get_text(label) or f"Channel {n}" for n, label in
                             enumerate(image.getChannelLabels(), 1)]
+                pixel_size = _pixel_size_um(image)
             size_x, size_y, _, size_c, _, pixel_type = geometry
             pixels = image.getPrimaryPixels()
             for c in range(size_c):
@@ -98,6 +106,7 @@ def stage(conn: Any, source: Source, plate_dir: Path, tile_edge: int,
     manifest = {
         "wells": list(source.wells), "sites": sites_max, "channels": channels,
         "source": {"type": source.type, "id": source.id},
+        **({"pixel_size_um": pixel_size} if pixel_size else {}),
         "images": {w: {str(s): i for s, i in sites.items()} for w, sites in source.wells.items()},
     }
     (plate_dir / "plate.json").write_text(json.dumps(manifest, indent=1))
