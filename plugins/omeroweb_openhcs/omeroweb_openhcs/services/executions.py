@@ -193,7 +193,7 @@ def _run(ctx: jobs.JobContext) -> dict[str, Any]:
         workdir.mkdir(parents=True)
         with acting_for(ctx.job.owner, group_id=execution["group_id"]) as conn:
             source = sources.describe(conn, execution["source_type"], execution["source_id"],
-                                      settings.max_images)
+                                      settings.max_images, all_groups=False)
             wells = len(source.wells)
             ctx.progress(0, wells, f"Staging {source.image_count} images from OMERO.")
             staging.stage(conn, source, plate_dir, settings.stage_tile,
@@ -210,7 +210,7 @@ def _run(ctx: jobs.JobContext) -> dict[str, Any]:
         ctx.progress(wells, wells, "Importing the results into OMERO.")
         imported = ctx.step("import", lambda tx: _import(ctx, execution, preset, final,
                                                          version, seconds, inputs))
-        _update(ctx.job.id, result_dataset_id=imported["dataset"], current_step=None)
+        _update(ctx.job.id, result_dataset_id=imported["dataset"])
         ctx.progress(wells, wells, f"Done: {len(imported['images'])} images and "
                                    f"{len(imported['files'])} result files in OMERO.")
         return imported
@@ -233,7 +233,8 @@ def _execute(ctx: jobs.JobContext, settings: Any, preset: Preset, execution: dic
         well, step = event.get("well"), event.get("step")
         _update(ctx.job.id, wells_done=state["done"], wells_total=state["total"],
                 current_well=well, current_step=step)
-        ctx.progress(state["done"], state["total"])
+        finished = f"Well {well} done." if event.get("phase") == "axis_completed" else None
+        ctx.progress(state["done"], state["total"], finished)
 
     def keep_going() -> None:
         ctx.progress(state["done"], state["total"])  # raises JobCancelled on request
@@ -265,7 +266,7 @@ def _import(ctx: jobs.JobContext, execution: dict[str, Any], preset: Preset,
     ]
     output_dir = Path(str(final.get("output_dir") or ""))
     with acting_for(ctx.job.owner, group_id=execution["group_id"]) as conn:
-        source = sources.find(conn, kind, execution["source_id"])
+        source = sources.find(conn, kind, execution["source_id"], all_groups=False)
         dataset = results.result_dataset(
             conn, name, f"OpenHCS {preset.title} on {kind} {execution['source_id']}, job {job_id}",
             provenance, job_id)

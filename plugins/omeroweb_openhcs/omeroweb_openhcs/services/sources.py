@@ -46,10 +46,12 @@ def well_name(row: int, column: int) -> str:
     return f"{ROWS[row]}{column + 1:02d}"
 
 
-def find(conn: Any, source_type: str, source_id: int) -> Any:
-    """The wrapper, looked up in every group the user belongs to; SourceError 404 when it is
-    missing or hidden from the user."""
-    conn.SERVICE_OPTS.setOmeroGroup("-1")
+def find(conn: Any, source_type: str, source_id: int, all_groups: bool = True) -> Any:
+    """The wrapper; SourceError 404 when it is missing or hidden from the user. The web looks
+    in every group the user belongs to; a worker's session is already in the source's group
+    (and must stay there: OMERO refuses writes under omero.group=-1)."""
+    if all_groups:
+        conn.SERVICE_OPTS.setOmeroGroup("-1")
     obj = conn.getObject(OMERO_TYPE[source_type], source_id)
     if obj is None:
         raise SourceError(f"{source_type.capitalize()} {source_id} was not found, or you "
@@ -66,9 +68,10 @@ def check_annotate(obj: Any, source_type: str) -> None:
             "members annotate).", 403, "forbidden")
 
 
-def describe(conn: Any, source_type: str, source_id: int, max_images: int) -> Source:
+def describe(conn: Any, source_type: str, source_id: int, max_images: int,
+             all_groups: bool = True) -> Source:
     """Found, annotatable, and laid out as wells; each refusal a SourceError sentence."""
-    obj = find(conn, source_type, source_id)
+    obj = find(conn, source_type, source_id, all_groups)
     check_annotate(obj, source_type)
     source = Source(source_type, source_id, get_text(obj), int(group_id(obj) or 0))
     if source_type == "dataset":
