@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from omeroweb_openhcs.config import openhcs_settings
 
 REPO = Path(__file__).resolve().parents[3]

@@ -58,7 +58,7 @@ def execution_row(job_id):
 
 def test_a_preset_runs_on_the_real_server_and_its_results_come_back(
         tier, fake_omero, lab, login_as, fake_omero_worker):
-    server, _, work = tier
+    _, _, work = tier
     worker = fake_omero_worker("openhcs")
     job_id = start(fake_omero, login_as, lab["dataset"], min_cell_area=20)
     omero = worker.omero_after(job_id, timeout=300)
@@ -83,7 +83,7 @@ def test_a_preset_runs_on_the_real_server_and_its_results_come_back(
     result = job.result
     conn = omero.connect("alice")
     dataset = conn.getObject("Dataset", result["dataset"])
-    assert dataset.getName().startswith("plate 1 – Cell count (CPU) ")
+    assert dataset.getName().startswith("plate 1 – Cell count (CPU) ")  # noqa: RUF001
     assert [p.getId() for p in dataset.listParents()] == [lab["project"].id]
     images = list(dataset.listChildren())
     assert len(images) == len(result["images"]) >= 1

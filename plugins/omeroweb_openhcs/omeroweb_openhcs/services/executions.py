@@ -16,7 +16,7 @@ from omero_plugin_common import db, jobs
 from omero_plugin_common.omero_session import acting_for
 
 from ..config import openhcs_settings
-from ..plugin import GPU_QUEUE, PLUGIN, QUEUE
+from ..plugin import GPU_QUEUE, QUEUE
 from . import bridge, results, sources, staging
 from .presets import ParameterError, Preset, find
 
@@ -157,7 +157,7 @@ def _execution(job_id: uuid.UUID) -> dict[str, Any]:
 def _update(job_id: uuid.UUID, **values: Any) -> None:
     columns = ", ".join(f"{name} = %s" for name in values)
     with db.transaction() as tx:
-        tx.execute(f"UPDATE openhcs_executions SET {columns} WHERE job_id = %s",  # noqa: S608 - names are ours
+        tx.execute(f"UPDATE openhcs_executions SET {columns} WHERE job_id = %s",
                    (*values.values(), str(job_id)))
 
 
@@ -252,7 +252,8 @@ def _import(ctx: jobs.JobContext, execution: dict[str, Any], preset: Preset,
             inputs: list[int]) -> dict[str, Any]:
     job_id = str(ctx.job.id)
     created = ctx.job.created_at
-    name = f"{execution['source_name']} – {preset.title} {created:%Y-%m-%d %H:%M}"
+    # The contract's name: source, en dash, preset title, date.
+    name = f"{execution['source_name']} – {preset.title} {created:%Y-%m-%d %H:%M}"  # noqa: RUF001
     kind = execution["source_type"]
     provenance = [
         ("job_id", job_id), ("preset", preset.name), ("preset_title", preset.title),
@@ -275,7 +276,7 @@ def _import(ctx: jobs.JobContext, execution: dict[str, Any], preset: Preset,
         images = results.import_images(conn, dataset, output_dir, list(final.get("images") or []))
         files = results.attach_files(conn, dataset, output_dir, list(final.get("results") or []))
         results.annotate_source(conn, source,
-                                provenance + [("result_dataset", str(dataset.getId()))], job_id)
+                                [*provenance, ("result_dataset", str(dataset.getId()))], job_id)
     return {"dataset": int(dataset.getId()), "dataset_name": name, "images": images,
             "files": files, "seconds": round(seconds, 1),
             "source": {"type": kind, "id": execution["source_id"]}}

@@ -61,7 +61,8 @@ class Parameter:
             value = float(value)
             if not math.isfinite(value):
                 raise ParameterError(f"{label} must be a finite number.")
-        if self.min is not None and value < self.min or self.max is not None and value > self.max:
+        below = self.min is not None and value < self.min
+        if below or (self.max is not None and value > self.max):
             raise ParameterError(f"{label} must be between {_num(self.min)} and "
                                  f"{_num(self.max)}; {_num(value)} is outside.")
         return value

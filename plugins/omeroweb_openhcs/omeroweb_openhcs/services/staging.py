@@ -27,7 +27,7 @@ def _geometry(image: Any) -> tuple[int, int, int, int, int, str]:
 
 def _check(image: Any, first: tuple | None) -> tuple:
     geometry = _geometry(image)
-    size_x, size_y, size_z, _, size_t, pixel_type = geometry
+    _, _, size_z, _, size_t, pixel_type = geometry
     name = f"“{get_text(image)}” (image {image.getId()})"
     if pixel_type not in DTYPES:
         raise SourceError(f"Image {name} has {pixel_type} pixels; the presets read 8- or 16-bit "
