@@ -44,7 +44,7 @@ def render(tmp_path: Path, **overrides) -> dict[str, object]:
 
 
 PLUGINS = ["omero_plugin_common", "omeroweb_omp_plugin", "omeroweb_upload",
-           "omeroweb_imaris_connector", "omeroweb_admin_tools"]
+           "omeroweb_imaris_connector", "omeroweb_admin_tools", "omeroweb_openhcs"]
 
 
 def test_each_plugin_page_is_in_the_webclient_open_with_menu(tmp_path):
@@ -58,6 +58,8 @@ def test_each_plugin_page_is_in_the_webclient_open_with_menu(tmp_path):
     assert by_label["Upload here…"][2]["supported_objects"] == ["project"]
     assert by_label["Export to Imaris…"][1] == "omeroweb_imaris_connector_index"
     assert by_label["Export to Imaris…"][2]["supported_objects"] == ["image", "images"]
+    assert by_label["Process with OpenHCS…"][1] == "omeroweb_openhcs_index"
+    assert by_label["Process with OpenHCS…"][2]["supported_objects"] == ["plate", "dataset"]
 
 
 def test_entries_only_for_installed_plugins_and_site_entries_after(tmp_path):
