@@ -8,14 +8,15 @@ from django.core.exceptions import ImproperlyConfigured
 from omero_plugin_common.plugin import installed_plugins
 
 PLUGINS = ["omeroweb_omp_plugin", "omeroweb_upload", "omeroweb_admin_tools",
-           "omeroweb_imaris_connector"]
+           "omeroweb_imaris_connector", "omeroweb_openhcs"]
 
 
 def test_registry_lists_the_platform_first_then_every_plugin():
     names = [p.name for p in installed_plugins()]
     assert names[0] == "omero_plugin_common"
     assert sorted(names[1:]) == sorted(PLUGINS)
-    assert {p.queue for p in installed_plugins()} == {"omp", "upload", "imaris_export", "admin"}
+    assert {p.queue for p in installed_plugins()} == {"omp", "upload", "imaris_export", "admin",
+                                                      "openhcs"}
 
 
 def test_omero_web_mounted_every_plugin_from_omero_web_apps():
@@ -59,4 +60,4 @@ def test_the_jobs_command_prints_the_worker_queues_ansible_deploys(capsys):
     assert workers == worker_queues()
     # The concurrency the role's defaults had before the plugins declared it.
     assert {w["name"]: w["concurrency"] for w in workers} == {
-        "admin": 1, "imaris_export": 1, "omp": 2, "upload": 2}
+        "admin": 1, "imaris_export": 1, "omp": 2, "upload": 2, "openhcs": 1, "openhcs_gpu": 1}
