@@ -87,8 +87,12 @@ def lab(fake_omero):
     fake_omero.add_image("control.tif", owner=bob, group=archive, dataset=theirs,
                          size=(SIZE, SIZE, 1, 1, 1), pixel_type="uint16")
     empty = fake_omero.add_dataset("empty", alice, lab)
-    return {"dataset": dataset, "theirs": theirs, "empty": empty, "project": project,
-            "lab": lab, "alice": alice}
+    mixed = fake_omero.add_dataset("mixed sizes", alice, lab)
+    for n, size in enumerate((SIZE, SIZE // 2)):
+        fake_omero.add_image(f"field {n + 1}.tif", owner=alice, group=lab, dataset=mixed,
+                             size=(size, size, 1, 1, 1), pixel_type="uint16")
+    return {"dataset": dataset, "theirs": theirs, "empty": empty, "mixed": mixed,
+            "project": project, "lab": lab, "alice": alice}
 
 
 @pytest.fixture
@@ -200,3 +204,14 @@ def openhcs_tier():
     finally:
         server.kill(signal.SIGTERM)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def tier(openhcs_tier, openhcs_env, monkeypatch):
+    """The settings that point the plugin (and the workers started after) at the real tier."""
+    server, bridge = openhcs_tier
+    monkeypatch.setenv("OPENHCS_BRIDGE", str(bridge))
+    monkeypatch.setenv("OPENHCS_SOCKET_DIR", str(server.socket_dir))
+    monkeypatch.setenv("OPENHCS_MAX_CONCURRENT_PER_USER", "3")
+    openhcs_settings.cache_clear()
+    return server, bridge, openhcs_env

@@ -23,15 +23,6 @@ pytestmark = [pytest.mark.worker, pytest.mark.usefixtures("no_earlier_executions
 URL = "/omeroweb_openhcs/executions/"
 
 
-@pytest.fixture
-def tier(openhcs_tier, openhcs_env, monkeypatch):
-    server, bridge = openhcs_tier
-    monkeypatch.setenv("OPENHCS_BRIDGE", str(bridge))
-    monkeypatch.setenv("OPENHCS_SOCKET_DIR", str(server.socket_dir))
-    monkeypatch.setenv("OPENHCS_MAX_CONCURRENT_PER_USER", "3")
-    return server, bridge, openhcs_env
-
-
 def start(fake_omero, login_as, dataset, **params):
     login_as(fake_omero.connect("alice"))
     response = Client().post(URL, content_type="application/json", data=json.dumps({

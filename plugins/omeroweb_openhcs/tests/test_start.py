@@ -165,7 +165,8 @@ def test_presets_and_usage(alice, lab):
 def test_the_picker_lists_datasets_with_the_annotate_right(alice, lab):
     data = alice.get("/omeroweb_openhcs/sources/?type=dataset").json()
     by_name = {s["name"]: s["can_annotate"] for s in data["sources"]}
-    assert by_name == {"plate 1": True, "empty": True, "bob's controls": False}
+    assert by_name == {"plate 1": True, "empty": True, "mixed sizes": True,
+                       "bob's controls": False}
     one = alice.get(f"/omeroweb_openhcs/sources/?type=dataset&id={lab['dataset'].id}").json()
     assert one["sources"][0]["name"] == "plate 1"
     assert alice.get("/omeroweb_openhcs/sources/?type=image").status_code == 400
