@@ -43,16 +43,19 @@ def _check(image: Any, first: tuple | None) -> tuple:
 
 def _tiles(pixels: Any, c: int, size_x: int, size_y: int, tile: tuple[int, int],
            dtype: Any) -> Iterator[np.ndarray]:
+    """The plane's tiles in TIFF order (rows of tiles), edge tiles padded to the full tile.
+    One RawPixelsStore serves the whole plane (getTiles), one tile in memory at a time."""
     th, tw = tile
-    for y in range(0, size_y, th):
-        for x in range(0, size_x, tw):
-            w, h = min(tw, size_x - x), min(th, size_y - y)
-            data = np.asarray(pixels.getTile(0, c, 0, (x, y, w, h)), dtype=dtype)
-            if (h, w) != (th, tw):
-                padded = np.zeros((th, tw), dtype=dtype)
-                padded[:h, :w] = data
-                data = padded
-            yield data
+    windows = [(x, y, min(tw, size_x - x), min(th, size_y - y))
+               for y in range(0, size_y, th) for x in range(0, size_x, tw)]
+    for (_, _, w, h), data in zip(windows, pixels.getTiles([(0, c, 0, w) for w in windows]),
+                                  strict=True):
+        data = np.asarray(data, dtype=dtype)
+        if (h, w) != (th, tw):
+            padded = np.zeros((th, tw), dtype=dtype)
+            padded[:h, :w] = data
+            data = padded
+        yield data
 
 
 def _write_plane(path: Path, pixels: Any, c: int, size_x: int, size_y: int, dtype: Any,
