@@ -144,3 +144,25 @@ def test_a_server_killed_mid_run_fails_the_job_with_a_reason(
         assert not (openhcs_env / job_id).exists()
     finally:
         server.kill()
+
+
+def test_a_worker_killed_mid_run_is_resumed_and_imports_once(tier, fake_omero, lab, login_as,
+                                                             fake_omero_worker):
+    _, _, work = tier
+    first = fake_omero_worker("openhcs", name="openhcs@killed")
+    job_id = start(fake_omero, login_as, lab["dataset"])
+    wait_for(lambda: any("Accepted" in line for line in (jobs.get(job_id).log or [])),
+             what="accepted run")
+    first.kill()  # the whole worker, bridge included, as kill -9 of the unit's processes
+    assert jobs.get(job_id).state == "running"
+    # The unit restarts under the same name: the worker-start recovery resumes the job.
+    second = fake_omero_worker("openhcs", name="openhcs@killed")
+    omero = second.omero_after(job_id, timeout=300)
+    job = jobs.get(job_id)
+    assert job.state == "succeeded", (job.error, second.log()[-3000:])
+    assert job.attempts == 2
+    assert any("lost; resuming" in line for line in job.log)
+    conn = omero.connect("alice")
+    made = [d for d in conn.getObjects("Dataset") if d.getName().startswith("plate 1 – ")]  # noqa: RUF001
+    assert [d.getId() for d in made] == [job.result["dataset"]]
+    assert not (work / job_id).exists()
