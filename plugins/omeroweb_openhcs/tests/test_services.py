@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pytest
 import tifffile
-
 from omeroweb_openhcs.config import SETTINGS
 from omeroweb_openhcs.services import results, sources, staging
 from omeroweb_openhcs.services.presets import parse_presets
@@ -32,7 +31,7 @@ def test_the_presets_setting_is_checked_at_start_up():
     for raw, message in bad:
         with pytest.raises(ValueError, match=message):
             parse_presets(raw)
-    with pytest.raises(ValueError, match="OPENHCS_PRESETS is invalid.*omero_web_plugins_settings"):
+    with pytest.raises(ValueError, match=r"OPENHCS_PRESETS is invalid.*omero_web_plugins_settings"):
         SETTINGS.load({"OPENHCS_PRESETS": "["})
 
 
@@ -130,7 +129,7 @@ def test_importing_twice_adds_nothing_the_second_time(fake_omero, tmp_path):
 
 def test_an_output_path_outside_the_output_folder_is_refused(fake_omero, tmp_path):
     group = fake_omero.add_group("lab", "read-annotate")
-    alice = fake_omero.add_user("alice", [group])
+    fake_omero.add_user("alice", [group])
     conn = fake_omero.connect("alice")
     dataset = results.result_dataset(conn, "d", "", [("job_id", "j")], "j")
     root = _outputs(tmp_path)
