@@ -119,6 +119,10 @@ def test_cancel_mid_run_stops_the_server_execution(tier, fake_omero, lab, login_
     assert job.state == "cancelled", (job.state, job.error, worker.log()[-2000:])
     assert execution_row(job_id)["result_dataset_id"] is None
     assert not (work / job_id).exists()
+    with db.transaction() as tx:  # the server's time until the cancel counts for the quota
+        ledger = tx.fetchone("SELECT seconds FROM openhcs_processing_ledger WHERE job_id = %s",
+                             (job_id,))
+    assert ledger is not None and ledger["seconds"] > 0
 
 
 def test_a_server_killed_mid_run_fails_the_job_with_a_reason(

@@ -201,7 +201,12 @@ def _run(ctx: jobs.JobContext) -> dict[str, Any]:
             inputs = [i for sites in source.wells.values() for i in sites.values()]
         ctx.progress(0, wells, f"Staged {len(inputs)} images; submitting to OpenHCS.")
         version = bridge.version(Path(str(settings.bridge)))
-        final, seconds = _execute(ctx, settings, preset, execution, plate_dir, workdir, wells)
+        started = time.monotonic()
+        try:
+            final, seconds = _execute(ctx, settings, preset, execution, plate_dir, workdir, wells)
+        except jobs.JobCancelled:  # the server's time until the cancel counts too
+            _record_time(execution, time.monotonic() - started)
+            raise
         _record_time(execution, seconds)
         if final["event"] == "cancelled":
             raise jobs.JobCancelled()
@@ -266,6 +271,11 @@ def _import(ctx: jobs.JobContext, execution: dict[str, Any], preset: Preset,
         ("duration_seconds", f"{seconds:.1f}"),
     ]
     output_dir = Path(str(final.get("output_dir") or ""))
+    # OpenHCS writes its outputs beside the staged plate: nothing outside the job's folder.
+    workdir = Path(str(openhcs_settings().work_dir)) / job_id
+    if not output_dir.resolve().is_relative_to(workdir.resolve()):
+        raise ExecutionFailed("OpenHCS reported its results outside this execution's folder; "
+                              "nothing was imported.")
     with acting_for(ctx.job.owner, group_id=execution["group_id"]) as conn:
         source = sources.find(conn, kind, execution["source_id"], all_groups=False)
         dataset = results.result_dataset(

@@ -10,7 +10,7 @@ import string
 from dataclasses import dataclass, field
 from typing import Any
 
-from omero_plugin_common.omero_helpers import can_annotate, get_id, get_text, group_id
+from omero_plugin_common.omero_helpers import can_annotate, get_id, get_text, group_id, unwrap
 
 TYPES = ("plate", "dataset")
 OMERO_TYPE = {"plate": "Plate", "dataset": "Dataset"}
@@ -84,7 +84,7 @@ def describe(conn: Any, source_type: str, source_id: int, max_images: int,
     else:
         count = 0
         for well in obj.listChildren():
-            name = well_name(int(well.getRow()), int(well.getColumn()))
+            name = well_name(int(unwrap(well.getRow())), int(unwrap(well.getColumn())))
             sites = {}
             for n, sample in enumerate(well.listChildren(), 1):
                 image = sample.getImage()
