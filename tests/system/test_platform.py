@@ -10,8 +10,9 @@ from demohost import HOST_NAME, ROOT
 from webhost import django_python, run_as_web, wait_until
 
 PLUGINS = ["omero_plugin_common", "omeroweb_omp_plugin", "omeroweb_upload", "omeroweb_admin_tools",
-           "omeroweb_imaris_connector"]
-QUEUES = ["omp", "upload", "imaris_export", "admin"]
+           "omeroweb_imaris_connector", "omeroweb_openhcs"]
+# openhcs_gpu has a worker only on hosts with openhcs_gpu: true (none on the demo host).
+QUEUES = ["omp", "upload", "imaris_export", "admin", "openhcs"]
 UNITS = ["omero-web", "nginx", "postgresql@15-omero", "postgresql@15-plugin", "redis-server@cache",
          "redis-server@state"] + [f"omero-celery@{q}" for q in QUEUES]
 
