@@ -42,7 +42,7 @@ def test_choose_refusals_start_and_cancel_a_waiting_execution(live_server, brows
     assert [p.text.splitlines()[0] for p in presets] == ["Cell count (CPU) CPU",
                                                          "Deconvolution (GPU) GPU"]
     assert browser.find_element(By.ID, "usage").text == (
-        "Your group has used 0 of 1 hours of processing time in the last 30 days.")
+        "Your group has used 0 min of its 1 h of processing time in the last 30 days.")
     area = browser.find_element(By.ID, "param-min_cell_area")
     assert (area.get_attribute("min"), area.get_attribute("max"), area.get_attribute("value")) == (
         "5", "10000", "20")
@@ -116,6 +116,8 @@ def test_run_to_the_result_and_a_failure_about_the_data(live_server, browser, fa
     result = done.find_elements(By.CSS_SELECTOR, "a.webclient-link")[1]
     assert result.text.startswith("plate 1 – Cell count (CPU) ")  # noqa: RUF001
     assert "/webclient/?show=dataset-" in result.get_attribute("href")
+    # The run's time now counts for the group (a few seconds: shown as 1 minute).
+    wait.until(ec.text_to_be_present_in_element((By.ID, "usage"), "used 1 min of its 1 h"))
     snapshot(browser, "openhcs-done")
 
     # Images that do not match: the job fails with a sentence about them.

@@ -159,7 +159,8 @@ def test_presets_and_usage(alice, lab):
     assert data["presets"][0]["parameters"][0] == {
         "name": "min_cell_area", "label": "Smallest cell (px)", "type": "int", "default": 20,
         "min": 5, "max": 10000}
-    assert data["usage"] == {"used_hours": 0.0, "quota_hours": 1.0, "period_days": 30}
+    assert data["usage"] == {"used_seconds": 0.0, "used_hours": 0.0, "quota_hours": 1.0,
+                             "period_days": 30}
 
 
 def test_the_picker_lists_datasets_with_the_annotate_right(alice, lab):

@@ -139,8 +139,8 @@ def usage(group_id: int) -> dict[str, float]:
     with db.transaction() as tx:
         used = quota_used_seconds(tx, group_id)
     settings = openhcs_settings()
-    return {"used_hours": round(used / 3600, 2), "quota_hours": settings.group_quota_hours,
-            "period_days": settings.quota_period_days}
+    return {"used_seconds": round(used, 1), "used_hours": round(used / 3600, 2),
+            "quota_hours": settings.group_quota_hours, "period_days": settings.quota_period_days}
 
 
 # -- worker side --------------------------------------------------------------------------

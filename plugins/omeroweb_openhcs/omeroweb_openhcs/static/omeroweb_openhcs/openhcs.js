@@ -10,6 +10,7 @@ const typeSelect = document.getElementById("source-type");
 const sourceSelect = document.getElementById("source-id");
 let presets = [];
 let pollTimer = null;
+let lastRunning = 0;
 
 function say(id, text, kind = "info") {
   const node = document.getElementById(id);
@@ -53,8 +54,15 @@ function renderPresets(usage) {
     return label;
   }));
   if (!presets.length) list.textContent = "No pipelines are offered yet; ask your facility.";
-  say("usage", `Your group has used ${usage.used_hours} of ${usage.quota_hours} hours of processing time in the last ${usage.period_days} days.`);
+  showUsage(usage);
   renderParams();
+}
+
+function showUsage(usage) {
+  // Short runs would read "0 hours": below an hour, whole minutes (rounded up).
+  const used = usage.used_seconds < 3600 ? `${Math.ceil(usage.used_seconds / 60)} min`
+    : `${usage.used_hours} h`;
+  say("usage", `Your group has used ${used} of its ${usage.quota_hours} h of processing time in the last ${usage.period_days} days.`);
 }
 
 function renderParams() {
@@ -294,6 +302,9 @@ async function loadJobs() {
       : `Updated ${new Date().toLocaleTimeString()}.`;
     clearTimeout(pollTimer);
     if (running) pollTimer = setTimeout(loadJobs, 1500);
+    // A run that ended used processing time: show the group's new total.
+    if (lastRunning > running) getJson(config.presetsUrl).then((body) => showUsage(body.usage)).catch(() => {});
+    lastRunning = running;
   } catch (error) {
     document.getElementById("jobs-status").textContent = `The executions could not be listed (${error.message}).`;
   }
