@@ -9,8 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -169,4 +171,39 @@ def test_a_worker_killed_mid_run_is_resumed_and_imports_once(tier, fake_omero, l
     conn = omero.connect("alice")
     made = [d for d in conn.getObjects("Dataset") if d.getName().startswith("plate 1 – ")]  # noqa: RUF001
     assert [d.getId() for d in made] == [job.result["dataset"]]
+    assert not (work / job_id).exists()
+
+
+def _bridge_pids(plate_dir):
+    """Processes whose command line runs the bridge on this plate (read from /proc)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(b"openhcs_bridge.py" in part for part in cmdline) and \
+                str(plate_dir).encode() in cmdline:
+            pids.append(int(proc.name))
+    return pids
+
+
+def test_a_bridge_killed_mid_run_fails_the_job_with_a_reason(tier, fake_omero, lab, login_as,
+                                                             fake_omero_worker):
+    _, _, work = tier
+    worker = fake_omero_worker("openhcs")
+    job_id = start(fake_omero, login_as, lab["dataset"])
+    wait_for(lambda: any("Accepted" in line for line in (jobs.get(job_id).log or [])),
+             what="accepted run")
+    pids = _bridge_pids(work / job_id / "plate")
+    assert pids
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    worker.omero_after(job_id, timeout=120)
+    job = jobs.get(job_id)
+    assert job.state == "failed"
+    assert execution_row(job_id)["reason"] == (
+        "The OpenHCS bridge stopped without a result (exit status -9).")
     assert not (work / job_id).exists()
