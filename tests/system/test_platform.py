@@ -10,20 +10,29 @@ from demohost import HOST_NAME, ROOT
 from webhost import django_python, run_as_web, wait_until, worker_queues
 
 PLUGINS = ["omero_plugin_common", "omeroweb_omp_plugin", "omeroweb_upload", "omeroweb_admin_tools",
-           "omeroweb_imaris_connector"]
+           "omeroweb_imaris_connector", "omeroweb_openhcs"]
 SERVICES = ["omero-web", "nginx", "postgresql@15-omero", "postgresql@15-plugin", "redis-server@cache",
-            "redis-server@state"]
+            "redis-server@state", "openhcs-server"]
+# Declared by the OpenHCS plugin, but its worker runs only on hosts with openhcs_gpu: true.
+GPU_QUEUES = ["openhcs_gpu"]
 
 
 @pytest.fixture(scope="module")
 def queues(host):
-    return worker_queues(host)
+    """The installed plugins' queues that have a worker on this host (no GPU here)."""
+    return [q for q in worker_queues(host) if q not in GPU_QUEUES]
 
 
 @pytest.fixture(scope="module")
 def units(queues):
     """The platform's services and one Celery worker per queue of the installed plugins."""
     return SERVICES + [f"omero-celery@{q}" for q in queues]
+
+
+def test_no_gpu_queue_worker_without_a_gpu(host):
+    for queue in GPU_QUEUES:
+        assert queue in worker_queues(host)  # the plugin declares it ...
+        assert not host.service(f"omero-celery@{queue}").is_running  # ... no GPU host here
 
 
 @pytest.fixture(scope="module")

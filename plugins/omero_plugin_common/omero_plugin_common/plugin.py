@@ -39,6 +39,13 @@ class Plugin:
     worker_concurrency: int = 1  # worker processes of its queue (largest wins on a shared queue)
     root_only: bool = False  # pages for the OMERO root user only (else any logged-in user)
     open_with: OpenWith | None = None  # the webclient's "Open with" entry of the plugin's page
+    # Further queues its jobs may be sent to (jobs.create(..., queue=...)), each with its own
+    # worker unit, e.g. a queue consumed only on GPU hosts.
+    extra_queues: tuple[str, ...] = ()
+
+    @property
+    def all_queues(self) -> tuple[str, ...]:
+        return ((self.queue,) if self.queue else ()) + self.extra_queues
 
     @property
     def sql_dir(self) -> Path:
@@ -66,16 +73,15 @@ def get_plugin(name: str) -> Plugin:
 
 def queues() -> tuple[str, ...]:
     """Celery queues of the installed plugins (the platform's first), each once."""
-    return tuple(dict.fromkeys(p.queue for p in installed_plugins() if p.queue))
+    return tuple(dict.fromkeys(q for p in installed_plugins() for q in p.all_queues))
 
 
 def worker_queues() -> list[dict[str, object]]:
     """One worker unit per queue: [{"name", "concurrency"}], what Ansible deploys."""
     concurrency: dict[str, int] = {}
     for plugin in installed_plugins():
-        if plugin.queue:
-            concurrency[plugin.queue] = max(concurrency.get(plugin.queue, 0),
-                                            plugin.worker_concurrency)
+        for queue in plugin.all_queues:
+            concurrency[queue] = max(concurrency.get(queue, 0), plugin.worker_concurrency)
     return [{"name": name, "concurrency": n} for name, n in concurrency.items()]
 
 

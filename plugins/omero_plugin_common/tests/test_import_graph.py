@@ -131,7 +131,7 @@ def test_the_graph_covers_every_package():
     graph = import_graph()
     assert {name.split(".")[0] for name in graph} >= {
         PLATFORM, TEST_DOUBLE, "omeroweb_omp_plugin", "omeroweb_upload", "omeroweb_admin_tools",
-        "omeroweb_imaris_connector"}
+        "omeroweb_imaris_connector", "omeroweb_openhcs"}
     assert "omero_plugin_common.celery_app" in graph["omero_plugin_common.jobs"]
 
 

@@ -8,14 +8,15 @@ from django.core.exceptions import ImproperlyConfigured
 from omero_plugin_common.plugin import installed_plugins
 
 PLUGINS = ["omeroweb_omp_plugin", "omeroweb_upload", "omeroweb_admin_tools",
-           "omeroweb_imaris_connector"]
+           "omeroweb_imaris_connector", "omeroweb_openhcs"]
 
 
 def test_registry_lists_the_platform_first_then_every_plugin():
     names = [p.name for p in installed_plugins()]
     assert names[0] == "omero_plugin_common"
     assert sorted(names[1:]) == sorted(PLUGINS)
-    assert {p.queue for p in installed_plugins()} == {"omp", "upload", "imaris_export", "admin"}
+    assert {p.queue for p in installed_plugins()} == {"omp", "upload", "imaris_export", "admin",
+                                                      "openhcs"}
 
 
 def test_omero_web_mounted_every_plugin_from_omero_web_apps():
@@ -60,7 +61,7 @@ def test_the_registry_command_prints_what_ansible_deploys(capsys):
     assert registry["worker_queues"] == worker_queues()
     # The concurrency the role's defaults had before the plugins declared it.
     assert {w["name"]: w["concurrency"] for w in registry["worker_queues"]} == {
-        "admin": 1, "imaris_export": 1, "omp": 2, "upload": 2}
+        "admin": 1, "imaris_export": 1, "omp": 2, "upload": 2, "openhcs": 1, "openhcs_gpu": 1}
     # The entries the role's catalogue had before the plugins declared them, in registry order.
     assert registry["open_with"] == [
         ["imaris_export", "omeroweb_imaris_connector_index",
@@ -69,6 +70,9 @@ def test_the_registry_command_prints_what_ansible_deploys(capsys):
         ["omp_parse_filenames", "omeroweb_omp_plugin_index",
          {"supported_objects": ["dataset", "datasets", "project"], "target": "_blank",
           "label": "Parse filenames…"}],
+        ["openhcs_process", "omeroweb_openhcs_index",
+         {"supported_objects": ["plate", "dataset"], "target": "_blank",
+          "label": "Process with OpenHCS…"}],
         ["upload_here", "omeroweb_upload_index",
          {"supported_objects": ["project"], "target": "_blank", "label": "Upload here…"}],
     ]

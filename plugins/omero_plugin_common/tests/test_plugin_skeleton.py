@@ -54,7 +54,7 @@ def test_root_only_plugins_refuse_other_users(client, fake_omero, login_as, plug
 
 
 def test_every_declared_queue_has_a_worker_and_a_celery_queue():
-    declared = {p.queue for p in installed_plugins() if p.queue}
+    declared = {q for p in installed_plugins() for q in p.all_queues}
     assert set(queues()) == declared
     assert {w["name"] for w in worker_queues()} == declared
     assert {q.name for q in app.conf.task_queues} == declared

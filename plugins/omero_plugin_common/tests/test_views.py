@@ -165,7 +165,7 @@ def test_selftest_start_validates_and_runs(client, world, login_as, celery_eager
     login_as(world.connect("root"))
     bad = post_json(client, "/omero_plugin_common/selftest/", {"queue": "nope"})
     assert bad.status_code == 400
-    assert "queue must be one of admin, imaris_export, omp, upload" in \
+    assert "queue must be one of admin, imaris_export, omp, openhcs, openhcs_gpu, upload" in \
         bad.json()["error"]["message"]
     response = post_json(client, "/omero_plugin_common/selftest/",
                          {"queue": "upload", "steps": 3, "delay": 0})

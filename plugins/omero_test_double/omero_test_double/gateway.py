@@ -451,6 +451,45 @@ class FakeBlitzGateway:
         annotation = self.getUpdateService().saveAndReturnObject(annotation, self.SERVICE_OPTS)
         return annotation_wrapper(self, self._omero.records[annotation.id.val])
 
+    # ---- new images (the real gateway's steps: create the image from the first plane's
+    # dtype, upload every plane, then link it to the dataset through the update service) ----
+
+    def createImageFromNumpySeq(self, zctPlanes: Any, imageName: str, sizeZ: int = 1,
+                                sizeC: int = 1, sizeT: int = 1, description: str | None = None,
+                                dataset: Any = None, sourceImageId: int | None = None,
+                                channelList: list[int] | None = None) -> Any:
+        import numpy as np
+
+        from .pixels import NUMPY_TYPES
+
+        if sourceImageId is not None or channelList is not None:
+            raise NotImplementedError("createImageFromNumpySeq from a source image is not "
+                                      "supported by the OMERO test double")
+        planes = []
+        for _z in range(sizeZ):
+            for _c in range(sizeC):
+                for _t in range(sizeT):
+                    planes.append(np.asarray(next(zctPlanes)))
+        dtype = planes[0].dtype.name
+        pixel_type = {v().dtype.name: k for k, v in NUMPY_TYPES.items()}.get(dtype)
+        if pixel_type is None:
+            raise api_usage(f"no OMERO pixels type for dtype {dtype}")
+        size_y, size_x = planes[0].shape
+        stack = np.stack(planes).reshape(sizeZ, sizeC, sizeT, size_y, size_x)
+        self._omero.calls.record("IPixels.createImage")
+        for _ in planes:
+            self._omero.calls.record("RawPixelsStore.setPlane")
+        record = self._omero.add_image(
+            imageName, owner=self._acting_user, group=self._write_group(),
+            size=(size_x, size_y, sizeZ, sizeC, sizeT), pixel_type=pixel_type,
+            planes=stack.transpose(2, 1, 0, 3, 4), description=description)
+        if dataset:
+            link = omero.model.DatasetImageLinkI()
+            link.parent = omero.model.DatasetI(dataset.getId(), False)
+            link.child = omero.model.ImageI(record.id, False)
+            self.getUpdateService().saveObject(link, self.SERVICE_OPTS)
+        return self.getObject("Image", record.id)
+
     # ---- deleting ----
 
     def deleteObjects(self, graph_spec: str, obj_ids: list[int], deleteAnns: bool = False,

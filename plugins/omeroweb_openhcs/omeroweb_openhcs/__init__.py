@@ -1,0 +1,1 @@
+"""OpenHCS processing of OMERO plates and datasets (see docs/plugins/openhcs.md)."""
