@@ -388,9 +388,18 @@ def run(args, out):
             pass
 
 
+def host_has_gpu(path):
+    """GPU presets run only where the role enabled GPU access (openhcs_gpu; it writes host.json)."""
+    try:
+        return json.loads(Path(path).read_text()).get("gpu") is True
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="openhcs-bridge", description=__doc__.splitlines()[0])
     parser.add_argument("--presets-dir", default=os.environ.get("OPENHCS_PRESETS_DIR", "/etc/openhcs/presets"))
+    parser.add_argument("--host-config", default="/etc/openhcs/host.json")
     parser.add_argument("--socket-dir", default=os.environ.get("OPENHCS_SOCKET_DIR", "/run/openhcs"))
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("version")
@@ -400,9 +409,8 @@ def main(argv=None):
     run_parser.add_argument("--plate", required=True)
     run_parser.add_argument("--params", default="")
     run_parser.add_argument("--timeout", type=float, default=0)
-    # GPU presets run only where the role enabled GPU access (it writes this to the wrapper).
-    run_parser.add_argument("--allow-gpu", action="store_true", default=os.environ.get("OPENHCS_GPU") == "1")
     args = parser.parse_args(argv)
+    args.allow_gpu = host_has_gpu(args.host_config)
 
     out = Output()
     if args.command == "version":
