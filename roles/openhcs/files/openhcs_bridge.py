@@ -15,6 +15,7 @@ messages, typed submissions) is OpenHCS's to define, so the bridge never speaks 
 
 import argparse
 import atexit
+import contextlib
 import json
 import math
 import os
@@ -119,7 +120,7 @@ def validate_params(manifest, given):
             number = _number(value, kind)
             if number is None:
                 raise BadRequest(f"{label} must be {'a whole number' if kind == 'int' else 'a number'}, not {value!r}.")
-            if "min" in spec and number < spec["min"] or "max" in spec and number > spec["max"]:
+            if ("min" in spec and number < spec["min"]) or ("max" in spec and number > spec["max"]):
                 raise BadRequest(f"{label} must be between {spec.get('min')} and {spec.get('max')}, not {number}.")
             params[name] = number
         elif kind == "bool":
@@ -180,7 +181,7 @@ def write_htd(plate_dir, plate):
     n_rows, n_cols = max(8, max(row_index)), max(12, max(cols))
     if n_rows > 8 or n_cols > 12:
         n_rows, n_cols = max(16, n_rows), max(24, n_cols)
-    chosen = set(zip(row_index, cols))
+    chosen = set(zip(row_index, cols, strict=True))
     lines = ['"HTSInfoFile", Version 1.0', '"Description", "Staged by openhcs-bridge"',
              '"PlateType", 6', '"TimePoints", 1', '"ZSeries", FALSE', '"ZSteps", 1', '"ZProjection", FALSE',
              f'"XWells", {n_cols}', f'"YWells", {n_rows}']
@@ -257,7 +258,8 @@ class Run:
         try:
             document = PipelineDocumentAuthority.from_source(source)
         except Exception as error:  # a preset the administrator deployed does not load
-            raise BadRequest(f"The preset does not load with these parameters ({type(error).__name__}: {error}).") from None
+            raise BadRequest(f"The preset does not load with these parameters "
+                             f"({type(error).__name__}: {error}).") from None
         submission = OpenHCSExecutionSubmission(plate_id=str(plate_dir), pipeline_document=document,
                                                 global_config=GlobalPipelineConfig(num_workers=1))
         return client.submit_pipeline(submission)
@@ -300,7 +302,8 @@ class Run:
                 return 3
             if self.stop_reason == "timeout":
                 self.cancel(client)
-                self.out.emit(event="failed", reason=f"The run took longer than {self.timeout:g} seconds and was stopped.")
+                self.out.emit(event="failed",
+                              reason=f"The run took longer than {self.timeout:g} seconds and was stopped.")
                 return 1
             record = self.status(client)
             now = time.monotonic()
@@ -382,10 +385,9 @@ def run(args, out):
         out.emit(event="accepted", execution_id=job.execution_id)
         return job.wait(client, started)
     finally:
-        try:
+        # The run's outcome is already out; a failing disconnect (server gone) changes nothing.
+        with contextlib.suppress(Exception):
             client.disconnect()
-        except Exception:
-            pass
 
 
 def host_has_gpu(path):

@@ -3,8 +3,8 @@
 # The bridge (openhcs-bridge) puts a line `PARAMS = {...}` in front of this source with the
 # values the user chose, checked against cell_count_cpu.json; nothing else of the request
 # reaches the pipeline. No viewer streaming: the server runs without a display.
-from openhcs.core.config import LazyProcessingConfig, PipelineConfig
 from openhcs.constants.constants import VariableComponents
+from openhcs.core.config import LazyProcessingConfig, PipelineConfig
 from openhcs.core.steps.function_step import FunctionStep
 from openhcs.processing.backends.analysis.cell_counting_cpu import (
     DetectionMethod,

@@ -109,7 +109,7 @@ c.disconnect()
 
 def status(execution_id):
     out = subprocess.run([PYTHON, "-c", STATUS, execution_id], capture_output=True, text=True, check=True,
-                         env={"HOME": "/tmp", "PATH": "/usr/bin:/bin"}, **AS_WORKER).stdout
+                         env={"HOME": "/tmp", "PATH": "/usr/bin:/bin"}, **AS_WORKER).stdout  # noqa: S108
     return json.loads(out.strip().splitlines()[-1])
 
 

@@ -87,8 +87,8 @@ def test_socket_refuses_a_user_outside_the_group_and_accepts_the_worker(host):
     assert refused.rc != 0 and "PermissionError" in refused.stderr
     assert host.run(f"runuser -u omero-web -- {probe}").rc == 0
     # The bridge itself, as the stranger: a failure with a reason, not a hang.
-    out = host.run(f"runuser -u stranger -- timeout 60 /opt/openhcs/bin/openhcs-bridge run --preset cell_count_cpu"
-                   f" --plate /nonexistent")
+    out = host.run("runuser -u stranger -- timeout 60 /opt/openhcs/bin/openhcs-bridge run --preset cell_count_cpu"
+                   " --plate /nonexistent")
     assert out.rc == 2 and json.loads(out.stdout)["event"] == "failed"
 
 
