@@ -198,7 +198,12 @@ def write_htd(plate_dir, plate):
         safe = re.sub(r'["\r\n]', "_", name)[:64] or f"W{index}"
         lines += [f'"WaveName{index}", "{safe}"', f'"WaveCollect{index}", 1']
     lines += [f'"UniquePlateIdentifier", "{Path(plate_dir).resolve().parent.name}"', '"EndFile"']
-    (Path(plate_dir) / "plate.HTD").write_text("\r\n".join(lines) + "\r\n")
+    htd = Path(plate_dir) / "plate.HTD"
+    htd.write_text("\r\n".join(lines) + "\r\n")
+    # The server reads it as another user of the plate's group (the working folder is setgid, but
+    # a plate staged elsewhere may not be).
+    with contextlib.suppress(OSError):
+        os.chown(htd, -1, Path(plate_dir).stat().st_gid)
 
 
 def list_outputs(root, sub):

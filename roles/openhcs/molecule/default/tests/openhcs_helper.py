@@ -60,6 +60,8 @@ def stage(plate, job):
     shutil.copytree(FIXTURES / plate / "plate", target / "plate")
     subprocess.run(["chown", "-R", "omero-web:openhcs", str(target)], check=True)
     subprocess.run(["chmod", "-R", "u+rwX,g+rwX,o-rwx", str(target)], check=True)
+    # As the worker's mkdir in the setgid working folder would leave them.
+    subprocess.run(["find", str(target), "-type", "d", "-exec", "chmod", "g+s", "{}", "+"], check=True)
     return target / "plate"
 
 

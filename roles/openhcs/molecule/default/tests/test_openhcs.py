@@ -68,8 +68,13 @@ def test_no_network_listener_only_unix_sockets(host):
     pids = host.check_output("cat /sys/fs/cgroup/system.slice/openhcs-server.service/cgroup.procs").split()
     inet = host.check_output("ss -H -tulpn")
     assert not [line for line in inet.splitlines() if any(f"pid={p}," in line for p in pids)], inet
-    unix = host.check_output("ss -H -xlp")
+    # PrivateNetwork=yes: the service has a network namespace of its own with only loopback, and
+    # nothing listens there either; its Unix sockets are its only listeners.
+    pid = host.check_output("systemctl show -p MainPID --value openhcs-server")
+    assert host.check_output(f"nsenter -t {pid} -n ss -H -tuln") == ""
+    unix = host.check_output(f"nsenter -t {pid} -n ss -H -xl")
     assert CONTROL_SOCKET in unix and f"{SOCKET_DIR}/openhcs-zmq-7777.sock" in unix
+    assert host.check_output(f"readlink /proc/{pid}/ns/net") != host.check_output("readlink /proc/1/ns/net")
 
 
 def test_socket_directory_is_the_groups_only(host):
