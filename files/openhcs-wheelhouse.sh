@@ -6,7 +6,8 @@
 # cached path at once. Packages published only as source are built into wheels here.
 #
 # Usage: files/openhcs-wheelhouse.sh VERSION CONSTRAINTS [PYTHON]   (default: /usr/bin/python3)
-# Prints the absolute path of the wheel folder on stdout; progress goes to stderr.
+# Prints the absolute path of a tar of the wheels on stdout (one file copies to a host in seconds,
+# a hundred files take minutes through Ansible); progress goes to stderr.
 set -euo pipefail
 
 version=$1
@@ -16,14 +17,21 @@ python=${3:-/usr/bin/python3}
 pytag=$("$python" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/omero-ansible-extended/wheels
 folder=$cache/openhcs-$version-$pytag
+archive=$folder.tar
 stamp=$(sha256sum "$constraints" | cut -d' ' -f1)
 mkdir -p "$cache"
 # One fetch at a time: two role scenarios may start together.
 exec 8>"$cache/.openhcs-$version-$pytag.lock"
 flock 8
 
+pack() {
+    tar -cf "$archive.tmp" -C "$folder" --exclude=.complete .
+    mv "$archive.tmp" "$archive"
+}
+
 if [[ -f $folder/.complete && $(cat "$folder/.complete") == "$stamp" ]]; then
-    echo "$folder"
+    [[ -f $archive ]] || pack
+    echo "$archive"
     exit 0
 fi
 
@@ -34,7 +42,8 @@ echo "fetching the wheels of openhcs $version for $pytag (about 1.5 GB)" >&2
 "$work/venv/bin/pip" install -q --disable-pip-version-check "pip>=24" >&2
 "$work/venv/bin/pip" wheel -q --disable-pip-version-check --wheel-dir "$work/wheels" \
     --constraint "$constraints" "openhcs==$version" >&2
-rm -rf "$folder"
+rm -rf "$folder" "$archive"
 mv "$work/wheels" "$folder"
+pack
 echo "$stamp" > "$folder/.complete"
-echo "$folder"
+echo "$archive"
