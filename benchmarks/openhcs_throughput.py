@@ -16,6 +16,7 @@ The issue's goal is a ratio bridge/bare of at least 0.9.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -36,8 +37,9 @@ def make_plate(folder: Path, wells: list[str]) -> Path:
     from openhcs.demo.synthetic_data import SyntheticMicroscopyGenerator
 
     raw = folder / "raw"
-    SyntheticMicroscopyGenerator(output_dir=str(raw), grid_size=(2, 2), tile_size=(128, 128), wavelengths=2,
-                                 z_stack_levels=1, num_cells=40, wells=wells, random_seed=1).generate_dataset()
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # it prints every tile
+        SyntheticMicroscopyGenerator(output_dir=str(raw), grid_size=(2, 2), tile_size=(128, 128), wavelengths=2,
+                                     z_stack_levels=1, num_cells=40, wells=wells, random_seed=1).generate_dataset()
     staged = folder / "plate"
     (staged / "TimePoint_1").mkdir(parents=True)
     for tif in (raw / "TimePoint_1").glob("*.tif"):
@@ -150,8 +152,10 @@ def main():
             server = start_server(socket_dir, work / "home")
             print(f"execution server started in {time.monotonic() - t0:.1f} s (not counted)")
         # A warm-up run of one well, so neither path pays the server's first-run imports.
+        # OpenHCS processes every image file it finds, so the warm-up plate holds one well's only.
         warm = work / "warm"
-        shutil.copytree(template, warm / "plate")
+        shutil.copytree(template, warm / "plate", ignore=lambda d, names: [
+            n for n in names if n.endswith(".tif") and not n.startswith(wells[0] + "_")])
         plate_json = json.loads((warm / "plate" / "plate.json").read_text())
         plate_json["wells"] = wells[:1]
         (warm / "plate" / "plate.json").write_text(json.dumps(plate_json))

@@ -96,6 +96,13 @@ def test_an_incomplete_plate_is_refused(tmp_path, change, message):
         bridge.read_plate(plate)
 
 
+def test_a_plate_with_images_it_does_not_list_is_refused(tmp_path):
+    plate = stage(tmp_path)
+    (plate / "TimePoint_1" / "C03_s1_w1.tif").write_bytes(b"")
+    with pytest.raises(bridge.BadRequest, match=r"1 image file\(s\) plate\.json does not list, e\.g\. TimePoint_1/C03"):
+        bridge.read_plate(plate)
+
+
 def test_a_plate_without_description_is_refused(tmp_path):
     with pytest.raises(bridge.BadRequest, match=r"has no plate\.json"):
         bridge.read_plate(tmp_path)

@@ -166,6 +166,14 @@ def read_plate(plate_dir):
                if not (plate / "TimePoint_1" / f"{w}_s{s}_w{c}.tif").is_file()]
     if missing:
         raise BadRequest(f"The staged plate misses {len(missing)} image file(s), e.g. TimePoint_1/{missing[0]}.")
+    # OpenHCS processes every image it finds, listed or not: the counts would no longer add up.
+    expected = len(wells) * sites * len(channels)
+    found = sorted(p.name for p in (plate / "TimePoint_1").glob("*.tif"))
+    if len(found) != expected:
+        listed = {f"{w}_s{s}_w{c}.tif" for w in wells for s in range(1, sites + 1) for c in range(1, len(channels) + 1)}
+        extra = [name for name in found if name not in listed]
+        raise BadRequest(f"The staged plate holds {len(extra)} image file(s) plate.json does not list, "
+                         f"e.g. TimePoint_1/{extra[0]}.")
     pixel_size = description.get("pixel_size_um", 1.0)
     if isinstance(pixel_size, bool) or not isinstance(pixel_size, (int, float)) or not 0 < pixel_size < 1e4:
         pixel_size = 1.0
