@@ -235,6 +235,19 @@ class Run:
         self.wells_done = set()
         self.stop_reason = None  # "signal" or "timeout"
         self._lock = threading.Lock()
+        self._finished = False
+
+    def accept(self, execution_id):
+        """The first event: no progress line may come before it."""
+        with self._lock:
+            self.execution_id = execution_id
+            self.out.emit(event="accepted", execution_id=execution_id)
+
+    def finish(self, **event):
+        """The final event: after it no progress line may follow (the listener runs in a thread)."""
+        with self._lock:
+            self._finished = True
+            self.out.emit(**event)
 
     def on_signal(self, signum, frame):
         self.stop_reason = self.stop_reason or "signal"
@@ -249,12 +262,14 @@ class Run:
         well = str(data.get("axis_id") or "")
         well = well if WELL.match(well) else ""
         with self._lock:
+            if self._finished:
+                return
             if phase == "axis_completed" and well:
                 self.wells_done.add(well)
             done = len(self.wells_done)
-        self.out.emit(event="progress", well=well, step=str(data.get("step_name", "")), phase=phase,
-                      wells_done=done, wells_total=self.wells_total,
-                      percent=round(100.0 * done / max(self.wells_total, 1), 1))
+            self.out.emit(event="progress", well=well, step=str(data.get("step_name", "")), phase=phase,
+                          wells_done=done, wells_total=self.wells_total,
+                          percent=round(100.0 * done / max(self.wells_total, 1), 1))
 
     def client(self):
         from openhcs.runtime.zmq_config import OpenHCSZMQConfig
@@ -311,38 +326,38 @@ class Run:
                 self.stop_reason = "timeout"
             if self.stop_reason == "signal":
                 self.cancel(client)
-                self.out.emit(event="cancelled")
+                self.finish(event="cancelled")
                 return 3
             if self.stop_reason == "timeout":
                 self.cancel(client)
-                self.out.emit(event="failed",
+                self.finish(event="failed",
                               reason=f"The run took longer than {self.timeout:g} seconds and was stopped.")
                 return 1
             record = self.status(client)
             now = time.monotonic()
             if record is None:
                 if now - last_answer > STATUS_DEADLINE_SECONDS:
-                    self.out.emit(event="failed", reason=SERVER_GONE)
+                    self.finish(event="failed", reason=SERVER_GONE)
                     return 1
             else:
                 last_answer = now
                 state = record.get("status")
                 if state == "lost":
-                    self.out.emit(event="failed", reason=SERVER_GONE)
+                    self.finish(event="failed", reason=SERVER_GONE)
                     return 1
                 if state == "complete":
                     summary = record.get("results_summary") or {}
                     root = summary.get("output_plate_root") or ""
-                    self.out.emit(event="complete", output_dir=str(Path(root).resolve()) if root else "",
+                    self.finish(event="complete", output_dir=str(Path(root).resolve()) if root else "",
                                   images=list_outputs(root, "images"), results=list_outputs(root, "results"),
                                   seconds=round(time.monotonic() - started, 1))
                     return 0
                 if state == "failed":
                     error = str(record.get("error") or "no reason given").strip().splitlines()
-                    self.out.emit(event="failed", reason=f"The pipeline failed: {error[-1] if error else ''}")
+                    self.finish(event="failed", reason=f"The pipeline failed: {error[-1] if error else ''}")
                     return 1
                 if state == "cancelled":
-                    self.out.emit(event="cancelled")
+                    self.finish(event="cancelled")
                     return 3
             time.sleep(POLL_SECONDS)
 
@@ -394,8 +409,7 @@ def run(args, out):
             message = response.get("message") if isinstance(response, dict) else response
             out.emit(event="failed", reason=f"The OpenHCS execution server refused the run: {message}")
             return 1
-        job.execution_id = str(response["execution_id"])
-        out.emit(event="accepted", execution_id=job.execution_id)
+        job.accept(str(response["execution_id"]))
         return job.wait(client, started)
     finally:
         # The run's outcome is already out; a failing disconnect (server gone) changes nothing.
