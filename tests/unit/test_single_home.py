@@ -22,12 +22,16 @@ SINGLE_HOME = {
     "5433": {Path("plugins/omero_plugin_common/omero_plugin_common/config.py")},
     "/var/lib/omero-quota": {Path("plugins/omeroweb_admin_tools/omeroweb_admin_tools/config.py")},
     "/var/lib/omero-plugins/upload": {Path("plugins/omeroweb_upload/omeroweb_upload/config.py")},
+    "/var/lib/openhcs/work": {Path("plugins/omeroweb_openhcs/omeroweb_openhcs/config.py")},
+    "/opt/openhcs/bin/openhcs-bridge": {Path("plugins/omeroweb_openhcs/omeroweb_openhcs/config.py")},
 }
 PATTERNS = {
     "/OMERO": re.compile(r"(?<![\w.])/OMERO(?![\w.-])"),
     "5433": re.compile(r"(?<!\d)5433(?!\d)"),
     "/var/lib/omero-quota": re.compile(r"/var/lib/omero-quota(?![\w-])"),
     "/var/lib/omero-plugins/upload": re.compile(r"/var/lib/omero-plugins/upload(?![\w-])"),
+    "/var/lib/openhcs/work": re.compile(r"/var/lib/openhcs/work(?![\w-])"),
+    "/opt/openhcs/bin/openhcs-bridge": re.compile(r"/opt/openhcs/bin/openhcs-bridge(?![\w-])"),
 }
 SUFFIXES = {".yml", ".yaml", ".j2", ".py", ".sh", ".cfg", ".conf", ""}
 
