@@ -41,9 +41,20 @@ def ops():
     return lab_host("split-ops")
 
 
+# Declared by the OpenHCS plugin, but this layout places no OpenHCS host: no worker anywhere.
+UNPLACED_QUEUES = ["openhcs", "openhcs_gpu"]
+
+
 @pytest.fixture(scope="module")
 def queues(ops):
-    return worker_queues(ops)
+    return [q for q in worker_queues(ops) if q not in UNPLACED_QUEUES]
+
+
+def test_queues_without_an_openhcs_host_get_no_worker(webs, ops):
+    for queue in UNPLACED_QUEUES:
+        assert queue in worker_queues(ops)
+        for h in [*webs, ops]:
+            assert not h.service(f"omero-celery@{queue}").is_running, queue
 
 
 def address_of(h):
