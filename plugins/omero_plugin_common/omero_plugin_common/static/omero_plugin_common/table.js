@@ -117,3 +117,31 @@ export function dataTable(table, { columns, empty = "None.", filter = null, filt
     csv(name) { downloadText(name, csvText(columns, visible())); },
   };
 }
+
+// A table cell: text ("–" for none) or a node.
+export function cell(content, className = "") {
+  const td = document.createElement("td");
+  if (className) td.className = className;
+  if (content instanceof Node) td.append(content); else td.textContent = content ?? "–";
+  return td;
+}
+
+// A table's header row; a label starting with "_" is read by screen readers only.
+export function header(table, labels) {
+  const head = table.tHead || table.createTHead();
+  const tr = document.createElement("tr");
+  for (const label of labels) {
+    const th = document.createElement("th");
+    th.scope = "col";
+    if (label.startsWith("_")) {
+      const hidden = document.createElement("span");
+      hidden.className = "sr-only";
+      hidden.textContent = label.slice(1);
+      th.append(hidden);
+    } else {
+      th.textContent = label;
+    }
+    tr.append(th);
+  }
+  head.replaceChildren(tr);
+}

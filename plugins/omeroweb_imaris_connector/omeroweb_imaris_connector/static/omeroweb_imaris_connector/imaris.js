@@ -2,6 +2,7 @@
 // "Open with" entry: ?image=1&image=2), start one export job each, follow the jobs, download.
 import { pageConfig, postJson } from "../omero_plugin_common/job-progress.js";
 import { preselection, webclientLink } from "../omero_plugin_common/links.js";
+import { cell, header } from "../omero_plugin_common/table.js";
 
 const config = pageConfig();
 const chosen = new Map();  // image id → {id, name, found, exportable}
@@ -14,13 +15,6 @@ function say(id, text, kind = "info") {
   node.dataset.kind = kind;
 }
 
-function cell(content, className = "") {
-  const td = document.createElement("td");
-  if (className) td.className = className;
-  if (content instanceof Node) td.append(content); else td.textContent = content ?? "–";
-  return td;
-}
-
 function emptyRow(text, columns) {
   const tr = document.createElement("tr");
   tr.className = "empty";
@@ -28,25 +22,6 @@ function emptyRow(text, columns) {
   td.colSpan = columns;
   tr.append(td);
   return tr;
-}
-
-function header(table, labels) {
-  const head = table.tHead || table.createTHead();
-  const tr = document.createElement("tr");
-  for (const label of labels) {
-    const th = document.createElement("th");
-    th.scope = "col";
-    if (label.startsWith("_")) {
-      const hidden = document.createElement("span");
-      hidden.className = "sr-only";
-      hidden.textContent = label.slice(1);
-      th.append(hidden);
-    } else {
-      th.textContent = label;
-    }
-    tr.append(th);
-  }
-  head.replaceChildren(tr);
 }
 
 function imageName(image) {

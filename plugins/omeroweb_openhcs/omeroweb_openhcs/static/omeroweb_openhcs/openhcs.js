@@ -2,6 +2,7 @@
 // by the webclient's "Open with": ?plate=<id> / ?dataset=<id>), start, follow the executions.
 import { pageConfig, postJson } from "../omero_plugin_common/job-progress.js";
 import { preselection, webclientLink } from "../omero_plugin_common/links.js";
+import { cell, header } from "../omero_plugin_common/table.js";
 
 const config = pageConfig();
 const form = document.getElementById("run-form");
@@ -197,30 +198,6 @@ form.addEventListener("submit", async (event) => {
 
 typeSelect.addEventListener("change", () => loadSources());
 sourceSelect.addEventListener("change", refresh);
-
-function cell(content, className = "") {
-  const td = document.createElement("td");
-  if (className) td.className = className;
-  if (content instanceof Node) td.append(content); else td.textContent = content ?? "–";
-  return td;
-}
-
-function header(table, labels) {
-  const head = table.tHead || table.createTHead();
-  const tr = document.createElement("tr");
-  for (const label of labels) {
-    const th = document.createElement("th");
-    th.scope = "col";
-    if (label.startsWith("_")) {
-      const hidden = document.createElement("span");
-      hidden.className = "sr-only";
-      hidden.textContent = label.slice(1);
-      th.append(hidden);
-    } else th.textContent = label;
-    tr.append(th);
-  }
-  head.replaceChildren(tr);
-}
 
 function progressCell(job) {
   const td = cell("", `state-${job.state}`);
