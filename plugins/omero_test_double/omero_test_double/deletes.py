@@ -36,6 +36,9 @@ def plan_delete(conn: FakeBlitzGateway, kind: str, ids: list[int], delete_anns: 
     """Delete (or, with dry_run, only report) the targets and what OMERO deletes with them;
     all or nothing. Returns a Delete2Response or an omero.cmd.ERR."""
     server, user = conn._omero, conn._acting_user
+    if kind in ("Screen", "Plate", "Well", "WellSample"):
+        raise NotImplementedError(f"deleting a {kind} (and its wells, fields and images) is "
+                                  "not in the OMERO test double")
     targets: list[Record | Link] = []
     for oid in ids:
         item = server.records.get(oid) or server.links.get(oid)

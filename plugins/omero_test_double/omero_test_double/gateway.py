@@ -25,6 +25,9 @@ OBJECT_TYPES = {
     "project": ("Project",),
     "dataset": ("Dataset",),
     "image": ("Image",),
+    "screen": ("Screen",),
+    "plate": ("Plate",),
+    "well": ("Well",),
     "originalfile": ("OriginalFile",),
     "mapannotation": ("MapAnnotation",),
     "fileannotation": ("FileAnnotation",),
@@ -42,6 +45,9 @@ COMMON_OPTS = frozenset({"limit", "offset", "owner", "order_by"})
 TYPE_OPTS = {
     "Dataset": frozenset({"project", "image", "orphaned"}),
     "Image": frozenset({"dataset", "orphaned", "load_pixels", "load_channels"}),
+    "Screen": frozenset({"plate"}),
+    "Plate": frozenset({"screen", "orphaned"}),
+    "Well": frozenset({"plate"}),
     "Experimenter": frozenset({"load_experimentergroups", "experimentergroup"}),
     "ExperimenterGroup": frozenset({"load_experimenters", "experimenter"}),
 }
@@ -554,8 +560,21 @@ def _matches_container_opts(server: FakeOmero, record: Record, opts: dict[str, A
                     if link.kind == "DatasetImageLink"}
         if int(opts["image"]) not in children:
             return False
+    if "screen" in opts:
+        parents = {link.parent.id for link in server.links_of(child=record)
+                   if link.kind == "ScreenPlateLink"}
+        if int(opts["screen"]) not in parents:
+            return False
+    if "plate" in opts:
+        if record.kind == "Well" and record.data["plate"].id != int(opts["plate"]):
+            return False
+        if record.kind == "Screen" and int(opts["plate"]) not in {
+                link.child.id for link in server.links_of(parent=record)
+                if link.kind == "ScreenPlateLink"}:
+            return False
     if opts.get("orphaned"):
-        parent_kind = {"Image": "DatasetImageLink", "Dataset": "ProjectDatasetLink"}[record.kind]
+        parent_kind = {"Image": "DatasetImageLink", "Dataset": "ProjectDatasetLink",
+                       "Plate": "ScreenPlateLink"}[record.kind]
         if any(link.kind == parent_kind for link in server.links_of(child=record)):
             return False
     return True

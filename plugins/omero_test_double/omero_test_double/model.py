@@ -135,6 +135,16 @@ def to_model(server: FakeOmero, viewer: User, record: Record) -> Any:
         obj.addPixels(pixels_model(server, viewer, data["pixels"], obj))
     elif kind == "Pixels":
         return pixels_model(server, viewer, record, omero.model.ImageI(data["image"].id, False))
+    elif kind == "Plate":
+        obj.setRowNamingConvention(rstring("letter"))
+        obj.setColumnNamingConvention(rstring("number"))
+    elif kind == "Well":
+        obj.setRow(rint(data["row"]))
+        obj.setColumn(rint(data["column"]))
+        obj.setPlate(omero.model.PlateI(data["plate"].id, False))
+    elif kind == "WellSample":
+        obj.setWell(omero.model.WellI(data["well"].id, False))
+        obj.setImage(to_model(server, viewer, data["image"]))
     elif kind == "OriginalFile":
         content = data.get("content", b"")
         obj.setPath(rstring(data.get("path", "/")))
@@ -154,6 +164,16 @@ def to_model(server: FakeOmero, viewer: User, record: Record) -> Any:
         obj.setDoubleValue(rdouble(data.get("value")))
     elif kind == "BooleanAnnotation":
         obj.setBoolValue(rbool(data.get("value")))
+    return obj
+
+
+def well_model(server: FakeOmero, viewer: User, well: Record, samples: list[Record]) -> Any:
+    """A Well with its WellSamples and their images loaded, as the plate's wells query and
+    the well's own reload fetch them."""
+    obj = to_model(server, viewer, well)
+    obj._wellSamplesSeq, obj._wellSamplesLoaded = [], True
+    for sample in samples:
+        obj.addWellSample(to_model(server, viewer, sample))
     return obj
 
 

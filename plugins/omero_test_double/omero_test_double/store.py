@@ -32,6 +32,7 @@ SHARED_ANNOTATION_KINDS = frozenset({"TagAnnotation", "FileAnnotation", "TermAnn
 CONTAINER_LINKS = {
     ("Project", "Dataset"): "ProjectDatasetLink",
     ("Dataset", "Image"): "DatasetImageLink",
+    ("Screen", "Plate"): "ScreenPlateLink",
 }
 
 
@@ -308,6 +309,39 @@ class FakeOmero:
         if dataset is not None:
             self.add_link("DatasetImageLink", dataset, image, owner)
         return image
+
+    def add_screen(self, name: str, owner: User, group: Group | None = None,
+                   description: str | None = None) -> Record:
+        return self._add_record("Screen", name, owner, group, description)
+
+    def add_plate(self, name: str, owner: User, group: Group | None = None,
+                  screen: Record | None = None, description: str | None = None) -> Record:
+        """A plate; its wells come from ``add_well``, their fields from ``add_well_sample``."""
+        plate = self._add_record("Plate", name, owner, group, description, wells=[])
+        if screen is not None:
+            self.add_link("ScreenPlateLink", screen, plate, owner)
+        return plate
+
+    def add_well(self, plate: Record, row: int, column: int) -> Record:
+        """A well at 0-based ``row`` and ``column``. As in OMERO a well is part of its plate
+        (no link): the plate's owner and group, one well per position."""
+        if any(w.data["row"] == row and w.data["column"] == column
+               for w in plate.data["wells"]):
+            raise ValueError(f"plate {plate.name!r} has a well at row {row}, column {column}")
+        well = self._add_record("Well", None, plate.owner, plate.group, plate=plate, row=row,
+                                column=column, samples=[])
+        plate.data["wells"].append(well)
+        return well
+
+    def add_well_sample(self, well: Record, image: Record) -> Record:
+        """The well's next field (its index in the well's list), showing ``image``, which must
+        be in the plate's group as OMERO requires."""
+        if image.group is not well.group:
+            raise ValueError(f"image {image.name!r} is not in the plate's group")
+        sample = self._add_record("WellSample", None, well.owner, well.group, well=well,
+                                  image=image)
+        well.data["samples"].append(sample)
+        return sample
 
     def add_original_file(self, name: str, owner: User, group: Group | None = None,
                           content: bytes = b"", path: str = "/", mimetype: str | None = None

@@ -27,8 +27,10 @@ if TYPE_CHECKING:
     from .store import Group, Link, Record, User
 
 # parent kind -> (link kind, child kind)
-CHILDREN = {"Project": ("ProjectDatasetLink", "Dataset"), "Dataset": ("DatasetImageLink", "Image")}
-PARENTS = {"Dataset": ("ProjectDatasetLink", "Project"), "Image": ("DatasetImageLink", "Dataset")}
+CHILDREN = {"Project": ("ProjectDatasetLink", "Dataset"), "Dataset": ("DatasetImageLink", "Image"),
+            "Screen": ("ScreenPlateLink", "Plate")}
+PARENTS = {"Dataset": ("ProjectDatasetLink", "Project"), "Image": ("DatasetImageLink", "Dataset"),
+           "Plate": ("ScreenPlateLink", "Screen")}
 
 
 @fake_of("omero.gateway.DetailsWrapper")
@@ -380,6 +382,154 @@ class FakeImageWrapper(FakeBlitzObjectWrapper):
         return dataset.getParent() if dataset is not None else None
 
 
+@fake_of("omero.gateway._ScreenWrapper")
+class FakeScreenWrapper(FakeBlitzObjectWrapper):
+    OMERO_CLASS = "Screen"
+
+
+@fake_of("omero.gateway._PlateWrapper")
+class FakePlateWrapper(FakeBlitzObjectWrapper):
+    """A plate: its children are wells (no links: a well is part of its plate), listed with
+    their well samples and images in one query and cached, as PlateWrapper._listChildren."""
+
+    OMERO_CLASS = "Plate"
+
+    def __init__(self, conn: FakeBlitzGateway, obj: Any, record: Record, **kwargs: Any) -> None:
+        super().__init__(conn, obj, record, **kwargs)
+        self._wells: list[FakeWellWrapper] | None = None
+
+    def _listWells(self) -> list[FakeWellWrapper]:
+        if self._wells is None:
+            self._server.calls.record("IQuery.findAllByQuery")
+            ctx_groups = self._conn._scope()
+            viewer = self._conn._acting_user
+            self._wells = [
+                FakeWellWrapper(self._conn, model.well_model(
+                    self._server, viewer, well, _readable_samples(self._conn, well)), well,
+                    samples_loaded=True)
+                for well in self._record.data["wells"]
+                if well.group in ctx_groups and self._server.can(viewer, "read", well)]
+        return self._wells
+
+    def listChildren(self, ns: str | None = None, val: str | None = None, params: Any = None
+                     ) -> Iterator[FakeWellWrapper]:
+        """The wells, not sorted (the real order is the database's; here creation order)."""
+        if ns is not None or val is not None or params is not None:
+            raise NotImplementedError("listChildren(ns, val, params) filters are not in the "
+                                      "test double")
+        return iter(list(self._listWells()))
+
+    def countChildren(self) -> int:
+        return len(self._listWells())
+
+    def getGridSize(self) -> dict[str, int]:
+        """{'rows', 'columns'}: one past the largest row and column of the wells (0 and 0
+        without wells)."""
+        self._server.calls.record("IQuery.projection")
+        wells = self._record.data["wells"]
+        if not wells:
+            return {"rows": 0, "columns": 0}
+        return {"rows": max(w.data["row"] for w in wells) + 1,
+                "columns": max(w.data["column"] for w in wells) + 1}
+
+
+def _readable_samples(conn: FakeBlitzGateway, well: Record) -> list[Record]:
+    viewer = conn._acting_user
+    return [sample for sample in well.data["samples"]
+            if conn._omero.can(viewer, "read", sample)]
+
+
+@fake_of("omero.gateway._WellWrapper")
+class FakeWellWrapper(FakeBlitzObjectWrapper):
+    """A well; its children are well samples (fields) in index order. A well fetched on its
+    own (getObject("Well", id)) has them unloaded: the first use reloads the well with them
+    (WellWrapper.__loadedHotSwap__, one IQuery.findByQuery)."""
+
+    OMERO_CLASS = "Well"
+
+    def __init__(self, conn: FakeBlitzGateway, obj: Any, record: Record,
+                 samples_loaded: bool = False, index: int = 0, **kwargs: Any) -> None:
+        super().__init__(conn, obj, record, **kwargs)
+        self._samples_loaded = samples_loaded
+        self.index = index
+
+    @mirrors("omero.model.WellI.getRow")
+    def getRow(self) -> int:
+        """0-based, as WellWrapper answers it (through __getattr__, unwrapped)."""
+        return self._obj.getRow().val
+
+    @mirrors("omero.model.WellI.getColumn")
+    def getColumn(self) -> int:
+        return self._obj.getColumn().val
+
+    def _listSamples(self) -> list[Any]:
+        if not self._samples_loaded:
+            self._server.calls.record("IQuery.findByQuery")
+            self._obj = model.well_model(self._server, self._conn._acting_user, self._record,
+                                         _readable_samples(self._conn, self._record))
+            self._samples_loaded = True
+        records = {sample.id: sample for sample in self._record.data["samples"]}
+        return [(obj, records[obj.getId().val]) for obj in self._obj.copyWellSamples()]
+
+    def listChildren(self, ns: str | None = None, val: str | None = None, params: Any = None
+                     ) -> Iterator[FakeWellSampleWrapper]:
+        if ns is not None or val is not None or params is not None:
+            raise NotImplementedError("listChildren(ns, val, params) filters are not in the "
+                                      "test double")
+        return iter([FakeWellSampleWrapper(self._conn, obj, record)
+                     for obj, record in self._listSamples()])
+
+    def countChildren(self) -> int:
+        raise NotImplementedError("WellWrapper.countChildren fails on a real server (a well "
+                                  "has no child link class): use countWellSample()")
+
+    def countWellSample(self) -> int:
+        return len(self._listSamples())
+
+    def isWellSample(self) -> bool:
+        """True when the well samples are loaded and there are some (no query, as the real)."""
+        return self._samples_loaded and len(self._obj.copyWellSamples()) > 0
+
+    def getWellSample(self, index: int | None = None) -> FakeWellSampleWrapper | None:
+        index = int(self.index if index is None else index)
+        samples = self._listSamples()
+        if len(samples) > index:
+            return FakeWellSampleWrapper(self._conn, *samples[index])
+        return None
+
+    def getImage(self, index: int | None = None) -> FakeImageWrapper | None:
+        sample = self.getWellSample(index)
+        return sample.getImage() if sample else None
+
+    def listParents(self, withlinks: bool = False) -> list[Any]:
+        """The plate (the real one loads it when unloaded: one query)."""
+        self._server.calls.record("IQuery.findByQuery")
+        plate = self._conn._wrap(self._record.data["plate"])
+        return [(plate, None)] if withlinks else [plate]
+
+
+@fake_of("omero.gateway._WellSampleWrapper")
+class FakeWellSampleWrapper(FakeBlitzObjectWrapper):
+    """One field of a well; its image comes loaded without pixels (read on first use)."""
+
+    OMERO_CLASS = "WellSample"
+
+    def getImage(self) -> FakeImageWrapper:
+        return FakeImageWrapper(self._conn, self._obj.getImage(), self._record.data["image"],
+                                pixels_loaded=False)
+
+    def image(self) -> FakeImageWrapper:
+        return self.getImage()
+
+    def listParents(self, withlinks: bool = False) -> list[Any]:
+        self._server.calls.record("IQuery.findAllByQuery")
+        well = self._record.data["well"]
+        wrapped = FakeWellWrapper(self._conn, model.well_model(
+            self._server, self._conn._acting_user, well, _readable_samples(self._conn, well)),
+            well, samples_loaded=True)
+        return [(wrapped, None)] if withlinks else [wrapped]
+
+
 @fake_of("omero.gateway._ChannelWrapper")
 class FakeChannelWrapper(FakeBlitzObjectWrapper):
     OMERO_CLASS = "Channel"
@@ -664,6 +814,10 @@ DATA_WRAPPERS: dict[str, type[FakeBlitzObjectWrapper]] = {
     "Project": FakeProjectWrapper,
     "Dataset": FakeDatasetWrapper,
     "Image": FakeImageWrapper,
+    "Screen": FakeScreenWrapper,
+    "Plate": FakePlateWrapper,
+    "Well": FakeWellWrapper,
+    "WellSample": FakeWellSampleWrapper,
     "Pixels": FakePixelsWrapper,
     "OriginalFile": FakeOriginalFileWrapper,
 }
