@@ -71,7 +71,8 @@ def openhcs_env(tmp_path, monkeypatch):
 @pytest.fixture
 def lab(fake_omero):
     """alice's dataset "plate 1" of 3 two-channel images in the read-annotate group "lab";
-    bob's dataset in the read-only group "archive" that alice may see but not annotate."""
+    bob's dataset in the read-only group "archive" that alice may see but not annotate; the
+    same for plates (alice's 2-well x 2-field "plate P", bob's "bob's plate")."""
     lab = fake_omero.add_group("lab", "read-annotate")
     archive = fake_omero.add_group("archive", "read-only")
     alice = fake_omero.add_user("alice", [lab, archive])
@@ -91,8 +92,30 @@ def lab(fake_omero):
     for n, size in enumerate((SIZE, SIZE // 2)):
         fake_omero.add_image(f"field {n + 1}.tif", owner=alice, group=lab, dataset=mixed,
                              size=(size, size, 1, 1, 1), pixel_type="uint16")
+    # alice's plate "plate P" in screen "screen S": wells A01 and B02 (the real gateway's rows
+    # and columns are 0-based), two fields each, created B02 first (a plate's wells come back
+    # unsorted); bob's read-only plate alice may see but not annotate.
+    screen = fake_omero.add_screen("screen S", alice, lab)
+    plate = fake_omero.add_plate("plate P", alice, lab, screen=screen)
+    fields = {}
+    for row, column in ((1, 1), (0, 0)):
+        well = fake_omero.add_well(plate, row, column)
+        for field in range(2):
+            seed = 100 + 10 * row + 2 * column + field
+            planes = np.stack([cell_plane(seed + 50 * c) for c in range(2)])[None, :, None]
+            image = fake_omero.add_image(
+                f"P {row}-{column} field {field + 1}.tif", owner=alice, group=lab, size=(
+                    SIZE, SIZE, 1, 2, 1), pixel_type="uint16", planes=planes,
+                physical_size=(0.65, 0.65, None), channel_names=["DAPI", "GFP"])
+            fake_omero.add_well_sample(well, image)
+            fields[(row, column, field)] = image.id
+    their_plate = fake_omero.add_plate("bob's plate", bob, archive)
+    fake_omero.add_well_sample(fake_omero.add_well(their_plate, 0, 0), fake_omero.add_image(
+        "bob's field.tif", owner=bob, group=archive, size=(SIZE, SIZE, 1, 1, 1),
+        pixel_type="uint16"))
     return {"dataset": dataset, "theirs": theirs, "empty": empty, "mixed": mixed,
-            "project": project, "lab": lab, "alice": alice}
+            "project": project, "lab": lab, "alice": alice, "screen": screen, "plate": plate,
+            "plate_fields": fields, "their_plate": their_plate}
 
 
 @pytest.fixture

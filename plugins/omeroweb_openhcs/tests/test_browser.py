@@ -95,6 +95,42 @@ def test_choose_refusals_start_and_cancel_a_waiting_execution(live_server, brows
             if "status of 429" not in e["message"]] == []
 
 
+@pytest.mark.usefixtures("openhcs_env")
+def test_a_plate_from_the_webclient_is_preselected(live_server, browser, fake_omero, lab,
+                                                  login_as):
+    login_as(fake_omero.connect("alice"))  # no worker: the execution waits in the queue
+    # What "Open with > Process with OpenHCS…" opens on a plate: ?plate=<id>.
+    browser.get(f"{live_server.url}{PAGE}?plate={lab['plate'].id}")
+    wait = _wait(browser)
+    wait.until(lambda b: Select(b.find_element(By.ID, "source-id")).first_selected_option
+               .get_attribute("value") == str(lab["plate"].id))
+    assert Select(browser.find_element(By.ID, "source-type")).first_selected_option.text == (
+        "Plate")
+    wait.until(ec.text_to_be_present_in_element(
+        (By.ID, "start-hint"), "Cell count (CPU) on plate “plate P”."))
+    snapshot(browser, "openhcs-plate-chosen")
+
+    # A plate the user may see but not annotate: offered disabled, the reason said.
+    browser.get(f"{live_server.url}{PAGE}?plate={lab['their_plate'].id}")
+    wait.until(ec.text_to_be_present_in_element(
+        (By.ID, "start-message"), "You may not annotate this plate"))
+    option = browser.find_element(
+        By.CSS_SELECTOR, f"#source-id option[value='{lab['their_plate'].id}']")
+    assert option.get_attribute("disabled") == "true"
+    assert browser.find_element(By.ID, "run-start").get_attribute("disabled") == "true"
+
+    # Started on the plate: the list links the plate in the webclient.
+    Select(browser.find_element(By.ID, "source-id")).select_by_value(str(lab["plate"].id))
+    browser.find_element(By.ID, "run-start").click()
+    queued = wait.until(ec.presence_of_element_located(
+        (By.CSS_SELECTOR, "#jobs-table tr[data-state=queued]")))
+    assert "plate P" in queued.text and "waiting" in queued.text
+    assert queued.find_element(By.CSS_SELECTOR, "a.webclient-link").get_attribute("href") == (
+        f"{live_server.url}/webclient/?show=plate-{lab['plate'].id}")
+    snapshot(browser, "openhcs-plate-queued")
+    assert browser.get_log("browser") == []
+
+
 @pytest.mark.worker
 def test_run_to_the_result_and_a_failure_about_the_data(live_server, browser, fake_omero, lab,
                                                         login_as, tier, fake_omero_worker):

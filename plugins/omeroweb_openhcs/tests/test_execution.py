@@ -25,11 +25,11 @@ pytestmark = [pytest.mark.worker, pytest.mark.usefixtures("no_earlier_executions
 URL = "/omeroweb_openhcs/executions/"
 
 
-def start(fake_omero, login_as, dataset, **params):
+def start(fake_omero, login_as, source, kind="dataset", **params):
     login_as(fake_omero.connect("alice"))
     response = Client().post(URL, content_type="application/json", data=json.dumps({
         "preset": "cell_count_cpu", "params": params,
-        "source": {"type": "dataset", "id": dataset.id}}))
+        "source": {"type": kind, "id": source.id}}))
     assert response.status_code == 202, response.content
     return response.json()["id"]
 
@@ -105,6 +105,61 @@ def test_a_preset_runs_on_the_real_server_and_its_results_come_back(
                 if key and "cell_count" in key.lower() and value not in ("", None):
                     counts.append(float(value))
     assert counts, [a.getFile().getName() for a in files]
+    assert all(CELLS_PER_IMAGE - 2 <= c <= CELLS_PER_IMAGE + 2 for c in counts), counts
+
+
+def measured_counts(dataset):
+    """The cell counts in the result CSVs attached to the result dataset."""
+    counts = []
+    for annotation in dataset.listAnnotations(ns="openhcs.omero.results"):
+        if not annotation.getFile().getName().endswith(".csv"):
+            continue
+        text = b"".join(annotation.getFileInChunks()).decode()
+        for record in csv.DictReader(io.StringIO(text)):
+            for key, value in record.items():
+                if key and "cell_count" in key.lower() and value not in ("", None):
+                    counts.append(float(value))
+    return counts
+
+
+def test_a_plate_runs_on_the_real_server_and_its_results_are_linked_to_it(
+        tier, fake_omero, lab, login_as, fake_omero_worker):
+    """A 2-well x 2-field plate: staged as wells and sites, run, imported, and the result
+    dataset named on the plate (a plate has no project to put it in)."""
+    _, _, work = tier
+    worker = fake_omero_worker("openhcs")
+    job_id = start(fake_omero, login_as, lab["plate"], kind="plate", min_cell_area=20)
+    omero = worker.omero_after(job_id, timeout=300)
+    job = jobs.get(job_id)
+    assert job.state == "succeeded", (job.error, worker.log()[-3000:])
+    row = execution_row(job_id)
+    assert (row["source_type"], row["source_name"]) == ("plate", "plate P")
+    assert (row["wells_done"], row["wells_total"]) == (2, 2)
+    assert {line for line in job.log if line.startswith("Well ")} == {
+        "Well A01 done.", "Well B02 done."}
+    assert any("Staging 4 images from OMERO." in line for line in job.log)
+    assert not (work / job_id).exists()
+
+    conn = omero.connect("alice")
+    result = job.result
+    assert result["source"] == {"type": "plate", "id": lab["plate"].id}
+    dataset = conn.getObject("Dataset", result["dataset"])
+    assert dataset.getName().startswith("plate P – Cell count (CPU) ")  # noqa: RUF001
+    assert dataset.listParents() == []
+    assert len(list(dataset.listChildren())) == len(result["images"]) >= 1
+    provenance = dict(next(dataset.listAnnotations(ns="openhcs.omero.provenance")).getValue())
+    assert provenance["source"] == f"plate:{lab['plate'].id}"
+    fields = lab["plate_fields"]
+    # Wells in name order (A01, B02), fields in their order in the well.
+    assert json.loads(provenance["input_images"]) == [
+        fields[(0, 0, 0)], fields[(0, 0, 1)], fields[(1, 1, 0)], fields[(1, 1, 1)]]
+    plate = conn.getObject("Plate", lab["plate"].id)
+    on_plate = [dict(a.getValue()) for a in plate.listAnnotations(ns="openhcs.omero.provenance")]
+    assert [(a["job_id"], a["result_dataset"]) for a in on_plate] == [
+        (job_id, str(result["dataset"]))]
+    counts = measured_counts(dataset)
+    # One count per field and channel at least: all four fields were processed.
+    assert len(counts) >= 4, counts
     assert all(CELLS_PER_IMAGE - 2 <= c <= CELLS_PER_IMAGE + 2 for c in counts), counts
 
 

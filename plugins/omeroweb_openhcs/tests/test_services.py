@@ -10,7 +10,7 @@ from omeroweb_openhcs.config import SETTINGS
 from omeroweb_openhcs.services import results, sources, staging
 from omeroweb_openhcs.services.presets import parse_presets
 
-from .conftest import PRESETS
+from .conftest import PRESETS, cell_plane
 
 
 def test_the_presets_setting_is_checked_at_start_up():
@@ -136,3 +136,46 @@ def test_an_output_path_outside_the_output_folder_is_refused(fake_omero, tmp_pat
     (tmp_path / "secret.csv").write_text("x")
     with pytest.raises(results.ImportError_, match="missing from the results"):
         results.attach_files(conn, dataset, root, ["../secret.csv"])
+
+
+def test_a_plate_is_found_and_laid_out_as_wells_and_sites(fake_omero, lab, tmp_path):
+    """omero-py's rows and columns are 0-based: row 1, column 1 is well B02; each well's
+    fields are its sites in their order; the wells come back unsorted and are sorted here."""
+    conn = fake_omero.connect("alice")
+    fields = lab["plate_fields"]
+    source = sources.describe(conn, "plate", lab["plate"].id, 100)
+    assert (source.type, source.id, source.name, source.group_id) == (
+        "plate", lab["plate"].id, "plate P", lab["lab"].id)
+    assert source.wells == {"A01": {1: fields[(0, 0, 0)], 2: fields[(0, 0, 1)]},
+                            "B02": {1: fields[(1, 1, 0)], 2: fields[(1, 1, 1)]}}
+    assert list(source.wells) == ["A01", "B02"]
+    assert source.image_count == 4
+    manifest = staging.stage(conn, source, tmp_path / "plate", 128, lambda done, total: None)
+    assert (manifest["wells"], manifest["sites"], manifest["channels"]) == (
+        ["A01", "B02"], 2, ["DAPI", "GFP"])
+    assert manifest["images"] == {"A01": {"1": fields[(0, 0, 0)], "2": fields[(0, 0, 1)]},
+                                  "B02": {"1": fields[(1, 1, 0)], "2": fields[(1, 1, 1)]}}
+    staged = tmp_path / "plate" / "TimePoint_1"
+    assert sorted(p.name for p in staged.iterdir()) == [
+        f"{w}_s{s}_w{c}.tif" for w in ("A01", "B02") for s in (1, 2) for c in (1, 2)]
+    # B02's second field, channel 2, is the plane that image holds (seed as in conftest).
+    np.testing.assert_array_equal(tifffile.imread(staged / "B02_s2_w2.tif"),
+                                  cell_plane(100 + 10 + 2 + 1 + 50))
+
+
+def test_plate_refusals_are_sentences(fake_omero, lab):
+    conn = fake_omero.connect("alice")
+    with pytest.raises(sources.SourceError, match="more than 3 fields") as too_many:
+        sources.describe(conn, "plate", lab["plate"].id, 3)
+    assert too_many.value.status == 400
+    with pytest.raises(sources.SourceError) as theirs:
+        sources.describe(conn, "plate", lab["their_plate"].id, 100)
+    assert (theirs.value.status, theirs.value.code) == (403, "forbidden")
+    assert theirs.value.message.startswith("You may not annotate the plate “bob's plate”")
+    empty = fake_omero.add_plate("no fields", lab["alice"], lab["lab"])
+    fake_omero.add_well(empty, 0, 0)
+    with pytest.raises(sources.SourceError, match="The plate “no fields” has no images"):
+        sources.describe(conn, "plate", empty.id, 100)
+    with pytest.raises(sources.SourceError, match="Plate 424242 was not found") as missing:
+        sources.describe(conn, "plate", 424242, 100)
+    assert missing.value.status == 404

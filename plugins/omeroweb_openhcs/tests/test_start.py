@@ -173,3 +173,40 @@ def test_the_picker_lists_datasets_with_the_annotate_right(alice, lab):
     assert alice.get("/omeroweb_openhcs/sources/?type=image").status_code == 400
     assert alice.get("/omeroweb_openhcs/sources/?type=dataset&id=x").status_code == 400
     assert alice.get("/omeroweb_openhcs/sources/?type=dataset&id=424242").status_code == 404
+
+
+def test_a_plate_starts_one_execution_with_its_wells(alice, lab):
+    response = post(alice, body(lab, source={"type": "plate", "id": lab["plate"].id}))
+    assert response.status_code == 202, response.content
+    job = response.json()
+    assert job["source"] == {"type": "plate", "id": lab["plate"].id, "name": "plate P"}
+    assert job["wells_total"] == 2
+    with db.transaction() as tx:
+        row = tx.fetchone("SELECT group_id, source_type FROM openhcs_executions"
+                          " WHERE job_id = %s", (job["id"],))
+    assert row == {"group_id": lab["lab"].id, "source_type": "plate"}
+    assert started() == (1, 1)
+
+
+def test_a_plate_the_user_may_not_annotate_is_refused(alice, lab):
+    response = post(alice, body(lab, source={"type": "plate", "id": lab["their_plate"].id}))
+    assert response.status_code == 403
+    assert response["Content-Type"] == "application/json"
+    error = response.json()["error"]
+    assert error["code"] == "forbidden"
+    assert error["message"].startswith("You may not annotate the plate “bob's plate”")
+    assert started() == (0, 0)
+    missing = post(alice, body(lab, source={"type": "plate", "id": 424242}))
+    assert missing.status_code == 404
+    assert missing.json()["error"]["message"] == "Plate 424242 was not found, or you cannot see it."
+    assert started() == (0, 0)
+
+
+def test_the_picker_lists_plates_with_the_annotate_right(alice, lab):
+    data = alice.get("/omeroweb_openhcs/sources/?type=plate").json()
+    assert [(s["name"], s["can_annotate"]) for s in data["sources"]] == [
+        ("bob's plate", False), ("plate P", True)]
+    one = alice.get(f"/omeroweb_openhcs/sources/?type=plate&id={lab['plate'].id}").json()
+    assert one["sources"] == [{"type": "plate", "id": lab["plate"].id, "name": "plate P",
+                               "can_annotate": True}]
+    assert alice.get("/omeroweb_openhcs/sources/?type=plate&id=424242").status_code == 404
