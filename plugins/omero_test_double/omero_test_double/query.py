@@ -12,8 +12,9 @@ with ``<op>`` one of = != <> < <= > >= like in (:list) / not in, is [not] null, 
 ``:param``, numbers or 'strings'; paths over id, name, description, ns, textValue, path,
 mimetype, size, details.owner / details.group (id, omeName, name), details.creationEvent,
 parent, child, file, pixels, image and the link collections (annotationLinks, datasetLinks,
-imageLinks, projectLinks). Screens, plates, wells and ROIs do not exist in the fake: queries
-over them answer nothing. Anything else raises NotImplementedError naming the query, so a
+imageLinks, projectLinks), and for plates: plate, well, row, column, wells, wellSamples,
+screenLinks, plateLinks. ROIs, shapes, filesets and plate acquisitions do not exist in the fake:
+queries over them answer nothing. Anything else raises NotImplementedError naming the query, so a
 plugin's new query shape shows up as a missing feature of the fake instead of a wrong answer.
 """
 
@@ -47,6 +48,11 @@ _COLLECTIONS = {
         else s.links_of(child=r, kind_suffix="DatasetImageLink")),
     "imageLinks": lambda s, r: s.links_of(parent=r, kind_suffix="DatasetImageLink"),
     "projectLinks": lambda s, r: s.links_of(child=r, kind_suffix="ProjectDatasetLink"),
+    "screenLinks": lambda s, r: s.links_of(child=r, kind_suffix="ScreenPlateLink"),
+    "plateLinks": lambda s, r: s.links_of(parent=r, kind_suffix="ScreenPlateLink"),
+    # A plate's wells and a well's samples are its parts, not links.
+    "wells": lambda s, r: list(r.data.get("wells", [])),
+    "wellSamples": lambda s, r: list(r.data.get("samples", [])),
 }
 
 
@@ -243,7 +249,9 @@ class Engine:
                 "mimetype": lambda: data.get("mimetype"),
                 "size": lambda: len(data.get("content", b"")),
                 "file": lambda: data.get("file"), "pixels": lambda: data.get("pixels"),
-                "image": lambda: data.get("image"),
+                "image": lambda: data.get("image"), "plate": lambda: data.get("plate"),
+                "well": lambda: data.get("well"), "row": lambda: data.get("row"),
+                "column": lambda: data.get("column"),
             }
             if step in fields:
                 return fields[step]()
@@ -276,10 +284,9 @@ class Engine:
         }[op]()
 
 
-# Classes the fake never holds (no screens, plates, wells or ROIs): queries over them are
+# Classes the fake never holds (no ROIs, filesets or plate acquisitions): queries over them are
 # answered truthfully with nothing, so the real gateway's generic parent lookups work.
-EMPTY_KINDS = frozenset({"Screen", "Plate", "PlateAcquisition", "Well", "WellSample", "Roi",
-                         "Shape", "Fileset", "ScreenPlateLink"})
+EMPTY_KINDS = frozenset({"PlateAcquisition", "Roi", "Shape", "Fileset"})
 
 
 def _kinds(kind: str) -> tuple[str, ...]:
@@ -290,7 +297,8 @@ def _kinds(kind: str) -> tuple[str, ...]:
     if kind == "AnnotationLink":
         raise Unsupported("polymorphic AnnotationLink")
     known = ({"Project", "Dataset", "Image", "Pixels", "OriginalFile", "Experimenter",
-              "ExperimenterGroup", "ProjectDatasetLink", "DatasetImageLink"} | ANNOTATION_KINDS)
+              "ExperimenterGroup", "ProjectDatasetLink", "DatasetImageLink", "Screen", "Plate",
+              "Well", "WellSample", "ScreenPlateLink"} | ANNOTATION_KINDS)
     if kind in known or kind.endswith("AnnotationLink"):
         return (kind,)
     raise Unsupported(f"class {kind}")

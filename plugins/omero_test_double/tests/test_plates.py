@@ -172,3 +172,33 @@ def test_deleting_plates_is_refused_clearly(screen_lab) -> None:
     conn = screen_lab["omero"].connect("alice")
     with pytest.raises(NotImplementedError, match="deleting a Plate"):
         conn.deleteObjects("Plate", [screen_lab["plate"].id], wait=True)
+
+
+def test_the_real_gateway_wrappers_read_a_plate_through_the_fake_queries(screen_lab) -> None:
+    """omero.gateway's own PlateWrapper and WellWrapper run their HQL on the fake IQuery and
+    answer as the fake wrappers do."""
+    from omero import gateway
+
+    omero = screen_lab["omero"]
+    conn = omero.connect("alice")
+    fake = conn.getObject("Plate", screen_lab["plate"].id)
+    real = gateway._PlateWrapper(conn, fake._obj)
+    wells = list(real.listChildren())
+    assert all(isinstance(w, gateway._WellWrapper) for w in wells)
+    real_layout = {(w.getRow(), w.getColumn()): [s.getImage().getId() for s in w.listChildren()]
+                   for w in wells}
+    fake_layout = {(w.getRow(), w.getColumn()): [s.getImage().getId() for s in w.listChildren()]
+                   for w in fake.listChildren()}
+    assert real_layout == fake_layout and len(real_layout) == 2
+    assert real.countChildren() == 2
+    with pytest.raises(NotImplementedError):  # max() without an alias: not in the subset
+        real.getGridSize()
+    # A well on its own: the real one reloads itself with its samples (one findByQuery).
+    well = gateway._WellWrapper(conn, conn.getObject("Well", wells[0].getId())._obj)
+    omero.calls.reset()
+    assert [s.getImage().getId() for s in well.listChildren()] == real_layout[
+        (well.getRow(), well.getColumn())]
+    assert omero.calls["IQuery.findByQuery"] == 1
+    assert well.getWellSample(1).getImage().getId() == real_layout[
+        (well.getRow(), well.getColumn())][1]
+    assert [s.getName() for s in real.listParents()] == ["S1"]

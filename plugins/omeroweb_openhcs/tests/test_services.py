@@ -179,3 +179,27 @@ def test_plate_refusals_are_sentences(fake_omero, lab):
     with pytest.raises(sources.SourceError, match="Plate 424242 was not found") as missing:
         sources.describe(conn, "plate", 424242, 100)
     assert missing.value.status == 404
+
+
+def test_the_plate_layout_is_the_same_through_omero_py_s_own_wrappers(fake_omero, lab,
+                                                                      monkeypatch):
+    """omero-py's PlateWrapper, WellWrapper and WellSampleWrapper (their own queries, run by
+    the test double's IQuery) give the same layout as the double's wrappers."""
+    from omero import gateway
+
+    conn = fake_omero.connect("alice")
+    through_double = sources.describe(conn, "plate", lab["plate"].id, 100)
+    get_object = conn.getObject
+
+    def real_plate(obj_type, oid=None, **kwargs):
+        found = get_object(obj_type, oid, **kwargs)
+        if obj_type == "Plate" and found is not None:
+            return gateway._PlateWrapper(conn, found._obj)
+        return found
+
+    monkeypatch.setattr(conn, "getObject", real_plate)
+    assert isinstance(sources.find(conn, "plate", lab["plate"].id), gateway._PlateWrapper)
+    assert sources.describe(conn, "plate", lab["plate"].id, 100) == through_double
+    with pytest.raises(sources.SourceError) as theirs:
+        sources.describe(conn, "plate", lab["their_plate"].id, 100)
+    assert theirs.value.status == 403
