@@ -49,6 +49,20 @@ def execution_row(job_id):
         return tx.fetchone("SELECT * FROM openhcs_executions WHERE job_id = %s", (job_id,))
 
 
+def measured_counts(dataset):
+    """The cell counts in the result CSVs attached to the result dataset."""
+    counts = []
+    for annotation in dataset.listAnnotations(ns="openhcs.omero.results"):
+        if not annotation.getFile().getName().endswith(".csv"):
+            continue
+        text = b"".join(annotation.getFileInChunks()).decode()
+        for record in csv.DictReader(io.StringIO(text)):
+            for key, value in record.items():
+                if key and "cell_count" in key.lower() and value not in ("", None):
+                    counts.append(float(value))
+    return counts
+
+
 def test_a_preset_runs_on_the_real_server_and_its_results_come_back(
         tier, fake_omero, lab, login_as, fake_omero_worker):
     _, _, work = tier
@@ -94,32 +108,9 @@ def test_a_preset_runs_on_the_real_server_and_its_results_come_back(
     # A measured value: the counts of the synthetic cells (6 per image and channel).
     files = list(dataset.listAnnotations(ns="openhcs.omero.results"))
     assert len(files) == len(result["files"]) >= 1
-    counts = []
-    for annotation in files:
-        name = annotation.getFile().getName()
-        if not name.endswith(".csv"):
-            continue
-        text = b"".join(annotation.getFileInChunks()).decode()
-        for record in csv.DictReader(io.StringIO(text)):
-            for key, value in record.items():
-                if key and "cell_count" in key.lower() and value not in ("", None):
-                    counts.append(float(value))
+    counts = measured_counts(dataset)
     assert counts, [a.getFile().getName() for a in files]
     assert all(CELLS_PER_IMAGE - 2 <= c <= CELLS_PER_IMAGE + 2 for c in counts), counts
-
-
-def measured_counts(dataset):
-    """The cell counts in the result CSVs attached to the result dataset."""
-    counts = []
-    for annotation in dataset.listAnnotations(ns="openhcs.omero.results"):
-        if not annotation.getFile().getName().endswith(".csv"):
-            continue
-        text = b"".join(annotation.getFileInChunks()).decode()
-        for record in csv.DictReader(io.StringIO(text)):
-            for key, value in record.items():
-                if key and "cell_count" in key.lower() and value not in ("", None):
-                    counts.append(float(value))
-    return counts
 
 
 def test_a_plate_runs_on_the_real_server_and_its_results_are_linked_to_it(
@@ -146,7 +137,10 @@ def test_a_plate_runs_on_the_real_server_and_its_results_are_linked_to_it(
     dataset = conn.getObject("Dataset", result["dataset"])
     assert dataset.getName().startswith("plate P – Cell count (CPU) ")  # noqa: RUF001
     assert dataset.listParents() == []
-    assert len(list(dataset.listChildren())) == len(result["images"]) >= 1
+    # One output image per well, site and channel: both fields of both wells were processed.
+    assert sorted(i.getName() for i in dataset.listChildren()) == [
+        f"{w}_s00{s}_w{c}_z001_t001.tif" for w in ("A01", "B02") for s in (1, 2) for c in (1, 2)]
+    assert len(result["images"]) == 8
     provenance = dict(next(dataset.listAnnotations(ns="openhcs.omero.provenance")).getValue())
     assert provenance["source"] == f"plate:{lab['plate'].id}"
     fields = lab["plate_fields"]
@@ -158,8 +152,8 @@ def test_a_plate_runs_on_the_real_server_and_its_results_are_linked_to_it(
     assert [(a["job_id"], a["result_dataset"]) for a in on_plate] == [
         (job_id, str(result["dataset"]))]
     counts = measured_counts(dataset)
-    # One count per field and channel at least: all four fields were processed.
-    assert len(counts) >= 4, counts
+    # One count per field and channel (6 synthetic cells in each).
+    assert len(counts) == 8, counts
     assert all(CELLS_PER_IMAGE - 2 <= c <= CELLS_PER_IMAGE + 2 for c in counts), counts
 
 
