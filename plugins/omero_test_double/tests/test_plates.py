@@ -172,6 +172,9 @@ def test_deleting_plates_is_refused_clearly(screen_lab) -> None:
     conn = screen_lab["omero"].connect("alice")
     with pytest.raises(NotImplementedError, match="deleting a Plate"):
         conn.deleteObjects("Plate", [screen_lab["plate"].id], wait=True)
+    with pytest.raises(NotImplementedError, match="image of a plate's well"):
+        conn.deleteObjects("Image", [screen_lab["images"][(0, 0, 0)]], wait=True)
+    assert screen_lab["images"][(0, 0, 0)] in screen_lab["omero"].records
 
 
 def test_the_real_gateway_wrappers_read_a_plate_through_the_fake_queries(screen_lab) -> None:
