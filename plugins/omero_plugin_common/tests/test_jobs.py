@@ -12,6 +12,7 @@ import pytest
 from omero_plugin_common import db, jobs
 from omero_plugin_common.jobs import JobContext, TransientJobError, job_kind
 from omero_test_double.harness.fixtures import plugin_dsn
+from omero_test_double.harness.waiting import wait_for
 
 
 @job_kind("test-fail", plugin="omero_plugin_common")
@@ -41,16 +42,6 @@ def effects(job_id) -> dict[int, int]:
         rows = tx.fetchall("SELECT step, count(*) AS n FROM plugin_selftest_effects"
                            " WHERE job_id = %s GROUP BY step", (str(job_id),))
     return {r["step"]: r["n"] for r in rows}
-
-
-def wait_for(predicate, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 # -- eager ------------------------------------------------------------------------------------

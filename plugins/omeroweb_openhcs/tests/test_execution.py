@@ -11,13 +11,13 @@ import io
 import json
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
 from django.test import Client
 
 from omero_plugin_common import db, jobs
+from omero_test_double.harness.waiting import wait_for
 
 from .conftest import CELLS_PER_IMAGE, OpenHCSServer
 
@@ -34,14 +34,10 @@ def start(fake_omero, login_as, source, kind="dataset", **params):
     return response.json()["id"]
 
 
-def wait_for(predicate, timeout=240, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"no {what} in {timeout} s")
+def wait_until_accepted(job_id):
+    """Until the server has accepted the job's run (the job log says so)."""
+    wait_for(lambda: any("Accepted" in line for line in (jobs.get(job_id).log or [])),
+             timeout=240, what="accepted run")
 
 
 def execution_row(job_id):
@@ -162,8 +158,7 @@ def test_cancel_mid_run_stops_the_server_execution(tier, fake_omero, lab, login_
     _, _, work = tier
     worker = fake_omero_worker("openhcs")
     job_id = start(fake_omero, login_as, lab["dataset"])
-    wait_for(lambda: any("Accepted" in line for line in (jobs.get(job_id).log or [])),
-             what="accepted run")
+    wait_until_accepted(job_id)
     jobs.request_cancel(job_id)
     worker.omero_after(job_id, timeout=120)
     job = jobs.get(job_id)
@@ -188,8 +183,7 @@ def test_a_server_killed_mid_run_fails_the_job_with_a_reason(
         monkeypatch.setenv("OPENHCS_SOCKET_DIR", str(server.socket_dir))
         worker = fake_omero_worker("openhcs")
         job_id = start(fake_omero, login_as, lab["dataset"])
-        wait_for(lambda: any("Accepted" in line for line in (jobs.get(job_id).log or [])),
-                 what="accepted run")
+        wait_until_accepted(job_id)
         server.kill(signal.SIGKILL)
         worker.omero_after(job_id, timeout=120)
         job = jobs.get(job_id)
@@ -206,8 +200,7 @@ def test_a_worker_killed_mid_run_is_resumed_and_imports_once(tier, fake_omero, l
     _, _, work = tier
     first = fake_omero_worker("openhcs", name="openhcs@killed")
     job_id = start(fake_omero, login_as, lab["dataset"])
-    wait_for(lambda: any("Accepted" in line for line in (jobs.get(job_id).log or [])),
-             what="accepted run")
+    wait_until_accepted(job_id)
     first.kill()  # the whole worker, bridge included, as kill -9 of the unit's processes
     assert jobs.get(job_id).state == "running"
     # The unit restarts under the same name: the worker-start recovery resumes the job.
@@ -244,8 +237,7 @@ def test_a_bridge_killed_mid_run_fails_the_job_with_a_reason(tier, fake_omero, l
     _, _, work = tier
     worker = fake_omero_worker("openhcs")
     job_id = start(fake_omero, login_as, lab["dataset"])
-    wait_for(lambda: any("Accepted" in line for line in (jobs.get(job_id).log or [])),
-             what="accepted run")
+    wait_until_accepted(job_id)
     pids = _bridge_pids(work / job_id / "plate")
     assert pids
     for pid in pids:

@@ -5,21 +5,11 @@ import contextlib
 import hashlib
 import os
 import signal
-import time
 
 import pytest
 
 from omero_plugin_common import jobs
-
-
-def _wait(predicate, timeout=60, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not reached in {timeout} s")
+from omero_test_double.harness.waiting import wait_for
 
 
 @pytest.mark.worker
@@ -48,10 +38,10 @@ def test_real_worker_imports_and_survives_a_crash(upload_dir, world, session_for
         status = alice.get(f"/omeroweb_upload/status/{job['id']}/").json()
         return {f["relative_path"]: f["state"] for f in status["files"]}
 
-    _wait(lambda: file_states()["slow.tif"] == "importing", what="slow.tif importing")
+    wait_for(lambda: file_states()["slow.tif"] == "importing", what="slow.tif importing")
     assert file_states()["ok.tif"] == "imported"
     worker.kill()  # SIGKILL: the worker dies in the middle of slow.tif
-    _wait(pids.exists, what="stand-in pid file")
+    wait_for(pids.exists, what="stand-in pid file")
     for pid in pids.read_text().split():  # the orphaned `omero import` (its own session)
         with contextlib.suppress(ProcessLookupError):
             os.kill(int(pid), signal.SIGKILL)
@@ -59,7 +49,7 @@ def test_real_worker_imports_and_survives_a_crash(upload_dir, world, session_for
     assert jobs.get(platform_id).state == "running"
     # A new worker under the same name takes the job back and finishes it.
     fake_omero_worker("upload", "upload@crashtest")
-    _wait(lambda: jobs.get(platform_id).finished, timeout=90, what="import job finished")
+    wait_for(lambda: jobs.get(platform_id).finished, timeout=90, what="import job finished")
     final = alice.get(f"/omeroweb_upload/status/{job['id']}/").json()
     by_path = {f["relative_path"]: f for f in final["files"]}
     assert by_path["ok.tif"]["state"] == "imported"

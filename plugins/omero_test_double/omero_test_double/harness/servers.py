@@ -13,10 +13,10 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .waiting import wait_for
 
 PG_BIN = Path(os.environ.get("OMERO_PLUGINS_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -26,15 +26,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} did not become ready within {timeout:.0f} s")
 
 
 def _port_open(port: int) -> bool:
@@ -90,7 +81,7 @@ class PostgresServer:
                  "-c", "full_page_writes=off"],
                 stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
             )
-        _wait_for(self._ready, f"PostgreSQL on port {self.port}")
+        wait_for(self._ready, 30, f"PostgreSQL on port {self.port}")
         # An ordinary role with a password, as in production (CREATEDB for scratch databases).
         self.psql(f"CREATE ROLE {self.user} LOGIN CREATEDB PASSWORD '{self.password}'")
         self.psql(f"CREATE DATABASE {self.dbname} OWNER {self.user}")
@@ -135,7 +126,7 @@ class RedisServer:
                  "--dir", str(self.workdir), "--daemonize", "no"],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
-        _wait_for(lambda: _port_open(self.port), f"redis-server on port {self.port}")
+        wait_for(lambda: _port_open(self.port), 30, f"redis-server on port {self.port}")
         return self
 
     def restart(self) -> None:
