@@ -18,10 +18,12 @@ out = subprocess.run(["systemctl", "list-units", "--type=timer", "--all", "--no-
                       "--output=json"], capture_output=True, text=True, check=True).stdout
 timers = []
 for unit in json.loads(out):
-    show = subprocess.run(["systemctl", "show", "-p", "FragmentPath", "-p", "Triggers", "--value",
-                           unit["unit"]], capture_output=True, text=True).stdout.split("\n")
-    if show[0].startswith("/etc/systemd/system/"):
-        timers.append([unit["unit"], show[1].split()[0] if show[1].split() else ""])
+    # Key=value lines: systemctl prints properties in its own order, not the one asked for.
+    show = dict(line.split("=", 1) for line in subprocess.run(
+        ["systemctl", "show", "-p", "FragmentPath", "-p", "Triggers", unit["unit"]],
+        capture_output=True, text=True).stdout.splitlines() if "=" in line)
+    if show.get("FragmentPath", "").startswith("/etc/systemd/system/"):
+        timers.append([unit["unit"], (show.get("Triggers", "").split() or [""])[0]])
 print(json.dumps(timers))
 """
 JOURNAL_PATTERNS = ("Traceback (most recent call last)", "Failed to start")
@@ -37,6 +39,9 @@ def run_timer_services(host, timeout=600):
     services started. A failing one shows up afterwards as a failed unit."""
     timers = json.loads(host.check_output(f"python3 -c {shlex.quote(_OUR_TIMERS)}"))
     services = [service for _timer, service in timers if service]
+    # Every layout ships timers (job sweep, database maintenance): none found means the listing
+    # above is broken, and the check would pass without running anything.
+    assert services, "no timer of the project found on the host"
     for service in services:
         # A oneshot service's start returns when its run has finished (or failed).
         host.run(f"timeout {timeout} systemctl start {shlex.quote(service)}")
