@@ -1,12 +1,14 @@
 """Typed settings of omeroweb_admin_tools, read from the plugins' environment file (see
-omero_plugin_common.typed_settings). Names keep the original's ADMIN_TOOLS_ prefix."""
+omero_plugin_common.typed_settings). Names keep the original's ADMIN_TOOLS_ prefix.
+
+The root-run quota enforcer imports this module: it stays standard library plus the settings
+loader (the enforcer's molecule scenario runs it from those files alone)."""
 
 from __future__ import annotations
 
 import functools
 from pathlib import PurePosixPath
 
-from omero_plugin_common.plugin import queues
 from omero_plugin_common.typed_settings import (
     LoadedSettings,
     Setting,
@@ -31,14 +33,6 @@ parse_optional_url.__name__ = "http(s) URL"
 def _s(env: str, description: str, **kwargs) -> Setting:
     return Setting(env, description, **kwargs)
 
-
-# The platform's services under the roles' names; the workers (one per queue) come from the
-# plugin registry, so a new plugin's worker is listed without a change here.
-PLATFORM_UNITS = (
-    "omero-server.service", "omero-web.service", "postgresql@15-omero.service",
-    "postgresql@15-plugin.service", "redis-server@cache.service", "redis-server@state.service",
-    "nginx.service",
-)
 
 SETTINGS = SettingsGroup(
     "omeroweb_admin_tools",
@@ -114,8 +108,3 @@ def admin_settings() -> LoadedSettings:
     """Read once per process (tests call cache_clear)."""
     return SETTINGS.load()
 
-
-def platform_units() -> tuple[str, ...]:
-    """ADMIN_TOOLS_UNITS, or by default the platform's services and its workers."""
-    return admin_settings().units or PLATFORM_UNITS + tuple(
-        f"omero-celery@{queue}.service" for queue in queues())

@@ -19,7 +19,7 @@ from omero_plugin_common.web import RequestError, json_error, parse_json_body
 
 from . import default_quota, quotas
 from .access import root_required
-from .config import admin_settings, platform_units
+from .config import admin_settings
 from .services import diagnostics, logs, metrics, storage, systemd
 from .services.http import OutsideBase, UpstreamError, UpstreamTimeout, fetch
 
@@ -79,10 +79,11 @@ def logs_sources(request: HttpRequest, conn: Any = None, **_: Any) -> JsonRespon
     """With Loki, OMERO's log files are listed per log type by logs/internal-labels/ (the
     files may live on other hosts); without it, the files in this host's log directories."""
     settings = admin_settings()
+    units = list(systemd.platform_units())
     if settings.loki_url:
-        return JsonResponse({"units": list(platform_units()), "files": [], "files_from": "loki",
+        return JsonResponse({"units": units, "files": [], "files_from": "loki",
                              "file_services": list(settings.loki_log_types)})
-    return JsonResponse({"units": list(platform_units()), "files_from": "local",
+    return JsonResponse({"units": units, "files_from": "local",
                          "files": logs.list_log_files(settings.omero_log_dirs),
                          "file_services": []})
 
@@ -125,7 +126,7 @@ def _number(request: HttpRequest, name: str, default: float, low: float, high: f
 
 def log_query_from_request(request: HttpRequest, settings: Any) -> logs.LogQuery:
     units = request.GET.getlist("unit")
-    unknown = [u for u in units if u not in platform_units()]
+    unknown = [u for u in units if u not in systemd.platform_units()]
     if unknown:
         raise RequestError(f"unit {unknown[0]!r} is not one of the platform's units")
     files = request.GET.getlist("file")
@@ -198,7 +199,7 @@ def services_page(request: HttpRequest, conn: Any = None, **_: Any) -> HttpRespo
 def services_data(request: HttpRequest, conn: Any = None, **_: Any) -> JsonResponse:
     settings = admin_settings()
     try:
-        units: Any = systemd.unit_health(platform_units(), settings.request_timeout)
+        units: Any = systemd.unit_health(systemd.platform_units(), settings.request_timeout)
         units_error = ""
     except systemd.SystemdError as exc:
         units, units_error = [], str(exc)

@@ -120,7 +120,7 @@ def test_default_units_are_the_roles_services_and_a_worker_per_installed_queue(a
     cluster is `plugin` (postgresql@15-plugin), and each plugin's queue has its worker unit,
     read from the registry (a new plugin's worker appears without a change here)."""
     from omero_plugin_common.plugin import queues
-    from omeroweb_admin_tools.config import platform_units
+    from omeroweb_admin_tools.services.systemd import platform_units
 
     admin_env(UNITS="")
     units = platform_units()

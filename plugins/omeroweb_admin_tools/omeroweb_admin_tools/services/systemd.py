@@ -9,11 +9,29 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from omero_plugin_common.plugin import queues
+
+from ..config import admin_settings
+
 PROPERTIES = ("Id", "Description", "LoadState", "ActiveState", "SubState",
               "ActiveEnterTimestampMonotonic", "NRestarts", "MemoryCurrent", "CPUUsageNSec",
               "MainPID", "Result")
 UNIT_NAME = re.compile(r"^[A-Za-z0-9:_.@\\-]+\.(service|timer|path|socket|mount|target)$")
 _UNSET = "[not set]"
+
+# The platform's services under the roles' names; the workers (one per queue) come from the
+# plugin registry, so a new plugin's worker is listed without a change here.
+PLATFORM_UNITS = (
+    "omero-server.service", "omero-web.service", "postgresql@15-omero.service",
+    "postgresql@15-plugin.service", "redis-server@cache.service", "redis-server@state.service",
+    "nginx.service",
+)
+
+
+def platform_units() -> tuple[str, ...]:
+    """ADMIN_TOOLS_UNITS, or by default the platform's services and its workers."""
+    return admin_settings().units or PLATFORM_UNITS + tuple(
+        f"omero-celery@{queue}.service" for queue in queues())
 
 
 class SystemdError(Exception):
