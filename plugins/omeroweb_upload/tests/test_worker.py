@@ -40,8 +40,10 @@ def test_real_worker_imports_and_survives_a_crash(upload_dir, world, session_for
 
     wait_for(lambda: file_states()["slow.tif"] == "importing", what="slow.tif importing")
     assert file_states()["ok.tif"] == "imported"
-    worker.kill()  # SIGKILL: the worker dies in the middle of slow.tif
+    # The state turns to importing before `omero import` starts: wait for its pid, so the kill
+    # lands in the middle of slow.tif's import and not before it began.
     wait_for(pids.exists, what="stand-in pid file")
+    worker.kill()  # SIGKILL: the worker dies in the middle of slow.tif
     for pid in pids.read_text().split():  # the orphaned `omero import` (its own session)
         with contextlib.suppress(ProcessLookupError):
             os.kill(int(pid), signal.SIGKILL)
